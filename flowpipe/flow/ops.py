@@ -1,0 +1,88 @@
+"""Image operators of the TV-L1 scheme, batched over [N, C, H, W] tensors.
+
+Each follows the discretisation of OpenCV's `tvl1flow.cpp` (the reference), so that the
+flow matches it: centred image gradients with replicated borders, forward differences for
+the flow gradient, the matching (negative adjoint) divergence, replicated-border median.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def resize_linear(x: torch.Tensor, size: tuple[int, int], scale: tuple[float, float]) -> torch.Tensor:
+    """Bilinear resize to `size` (h, w) with source step `scale` (sy, sx) per output pixel.
+
+    Pixel centres are aligned as OpenCV's INTER_LINEAR does (no antialiasing); passing the
+    step explicitly lets the pyramid use OpenCV's exact 1/scale_step mapping.
+    """
+    out = _resample_axis(x, size[0], scale[0], dim=-2)
+    return _resample_axis(out, size[1], scale[1], dim=-1)
+
+
+def _resample_axis(x: torch.Tensor, out_len: int, step: float, dim: int) -> torch.Tensor:
+    in_len = x.shape[dim]
+    pos = (torch.arange(out_len, device=x.device, dtype=torch.float64) + 0.5) * step - 0.5
+    pos = pos.clamp(0, in_len - 1)
+    lo = pos.floor().long().clamp(max=in_len - 1)
+    hi = (lo + 1).clamp(max=in_len - 1)
+    frac = (pos - lo).to(x.dtype)
+    shape = [1] * x.dim()
+    shape[dim] = out_len
+    frac = frac.view(shape)
+    a = x.index_select(dim, lo)
+    b = x.index_select(dim, hi)
+    return a + (b - a) * frac
+
+
+def centered_gradient(img: torch.Tensor) -> torch.Tensor:
+    """[N, 1, H, W] image -> [N, 2, H, W] (d/dx, d/dy), central differences, replicated border."""
+    padded = F.pad(img, (1, 1, 1, 1), mode="replicate")
+    dx = 0.5 * (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2])
+    dy = 0.5 * (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1])
+    return torch.cat([dx, dy], dim=1)
+
+
+def forward_gradient(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward differences of each channel, zero on the last column / row."""
+    ux = F.pad(u[..., :, 1:] - u[..., :, :-1], (0, 1))
+    uy = F.pad(u[..., 1:, :] - u[..., :-1, :], (0, 0, 0, 1))
+    return ux, uy
+
+
+def divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Backward-difference divergence of the field (px, py): minus the adjoint of forward_gradient."""
+    dx = px - F.pad(px[..., :, :-1], (1, 0))
+    dy = py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
+    return dx + dy
+
+
+def median_filter(x: torch.Tensor, ksize: int) -> torch.Tensor:
+    """ksize x ksize median of each channel with replicated borders (cv2.medianBlur on floats)."""
+    if ksize <= 1:
+        return x
+    r = ksize // 2
+    padded = F.pad(x, (r, r, r, r), mode="replicate")
+    windows = padded.unfold(2, ksize, 1).unfold(3, ksize, 1)
+    return windows.reshape(*x.shape, ksize * ksize).median(dim=-1).values
+
+
+def base_grid(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """[1, 2, H, W] pixel coordinates (x, y) of every pixel."""
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=device, dtype=torch.float32),
+        torch.arange(width, device=device, dtype=torch.float32),
+        indexing="ij",
+    )
+    return torch.stack([xs, ys]).unsqueeze(0)
+
+
+def warp(images: torch.Tensor, flow: torch.Tensor, grid: torch.Tensor, mode: str) -> torch.Tensor:
+    """Sample `images` [N, C, H, W] at x + flow(x); outside the frame reads 0 (OpenCV remap's
+    default constant border). `mode` is 'bicubic' (Keys, a=-0.75, as OpenCV) or 'bilinear'."""
+    _, _, h, w = images.shape
+    pos = grid + flow
+    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=flow.device)
+    norm = (pos * scale.view(1, 2, 1, 1) - 1.0).permute(0, 2, 3, 1)
+    return F.grid_sample(images, norm, mode=mode, padding_mode="zeros", align_corners=True)
