@@ -16,7 +16,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N' or 'auto'") from err
+        raise ValueError(
+            f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N' or 'auto'"
+        ) from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but CUDA is not available on this machine")
     return dev
@@ -26,14 +28,20 @@ def to_gray_batch(frames: object, name: str, device: torch.device) -> torch.Tens
     """[H,W] or [B,H,W] uint8/float gray frames (numpy or torch) -> float32 [B,1,H,W] on device."""
     if isinstance(frames, np.ndarray):
         if frames.dtype != np.uint8 and not np.issubdtype(frames.dtype, np.floating):
-            raise ValueError(f"{name}: dtype {frames.dtype} not supported; use uint8 or float gray 0..255")
+            raise ValueError(
+                f"{name}: dtype {frames.dtype} not supported; use uint8 or float gray 0..255"
+            )
         tensor = torch.from_numpy(np.ascontiguousarray(frames))
     elif isinstance(frames, torch.Tensor):
         if frames.dtype != torch.uint8 and not frames.dtype.is_floating_point:
-            raise ValueError(f"{name}: dtype {frames.dtype} not supported; use uint8 or float gray 0..255")
+            raise ValueError(
+                f"{name}: dtype {frames.dtype} not supported; use uint8 or float gray 0..255"
+            )
         tensor = frames.detach()
     else:
-        raise ValueError(f"{name}: expected a numpy array or torch tensor, got {type(frames).__name__}")
+        raise ValueError(
+            f"{name}: expected a numpy array or torch tensor, got {type(frames).__name__}"
+        )
     if tensor.dim() == 2:
         tensor = tensor.unsqueeze(0)
     if tensor.dim() != 3:

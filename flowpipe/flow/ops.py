@@ -7,11 +7,15 @@ the flow gradient, the matching (negative adjoint) divergence, replicated-border
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
 
-def resize_linear(x: torch.Tensor, size: tuple[int, int], scale: tuple[float, float]) -> torch.Tensor:
+def resize_linear(
+    x: torch.Tensor, size: tuple[int, int], scale: tuple[float, float]
+) -> torch.Tensor:
     """Bilinear resize to `size` (h, w) with source step `scale` (sy, sx) per output pixel.
 
     Pixel centres are aligned as OpenCV's INTER_LINEAR does (no antialiasing); passing the
@@ -52,20 +56,63 @@ def forward_gradient(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Backward-difference divergence of the field (px, py): minus the adjoint of forward_gradient."""
+    """Backward-difference divergence of (px, py): minus the adjoint of forward_gradient."""
     dx = px - F.pad(px[..., :, :-1], (1, 0))
     dy = py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
     return dx + dy
 
 
 def median_filter(x: torch.Tensor, ksize: int) -> torch.Tensor:
-    """ksize x ksize median of each channel with replicated borders (cv2.medianBlur on floats)."""
+    """ksize x ksize median of each channel with replicated borders (cv2.medianBlur on floats).
+
+    Exact, computed by a pruned sorting network of min/max operations over the ksize^2
+    shifted views, which torch.compile fuses into a single pass over the image.
+    """
     if ksize <= 1:
         return x
     r = ksize // 2
+    h, w = x.shape[-2:]
     padded = F.pad(x, (r, r, r, r), mode="replicate")
-    windows = padded.unfold(2, ksize, 1).unfold(3, ksize, 1)
-    return windows.reshape(*x.shape, ksize * ksize).median(dim=-1).values
+    wires: list[torch.Tensor | None] = [
+        padded[..., i : i + h, j : j + w] for i in range(ksize) for j in range(ksize)
+    ]
+    for a, b, need_min, need_max in median_network(ksize * ksize):
+        lo = torch.minimum(wires[a], wires[b]) if need_min else None
+        hi = torch.maximum(wires[a], wires[b]) if need_max else None
+        wires[a], wires[b] = lo, hi
+    return wires[ksize * ksize // 2]
+
+
+@functools.cache
+def median_network(n: int) -> tuple[tuple[int, int, bool, bool], ...]:
+    """Comparators (a, b, keep min on a, keep max on b) that bring the median of n wires to
+    wire n // 2: Batcher's odd-even merge sort, pruned to what the middle wire depends on."""
+    need = {n // 2}
+    kept = []
+    for a, b in reversed(_odd_even_merge_sort(n)):
+        need_min, need_max = a in need, b in need
+        if need_min or need_max:
+            kept.append((a, b, need_min, need_max))
+            need |= {a, b}
+    return tuple(reversed(kept))
+
+
+def _odd_even_merge_sort(n: int) -> list[tuple[int, int]]:
+    """Batcher's network for the next power of two >= n; comparators on padding wires dropped."""
+    size = 1 << max(n - 1, 1).bit_length()
+    pairs = []
+    t = 1
+    while t < size:
+        k = t
+        while k >= 1:
+            for j in range(k % t, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    a, b = i + j, i + j + k
+                    if a // (2 * t) == b // (2 * t) and b < n:
+                        pairs.append((a, b))
+            k //= 2
+        t *= 2
+    return pairs
 
 
 def base_grid(height: int, width: int, device: torch.device) -> torch.Tensor:

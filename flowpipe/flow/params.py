@@ -41,7 +41,9 @@ class TVL1Params:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"TVL1Params.{name} must be a positive number, got {value!r}")
         if self.nscales != "auto" and not (_is_int(self.nscales) and self.nscales >= 1):
-            raise ValueError(f"TVL1Params.nscales must be an int >= 1 or 'auto', got {self.nscales!r}")
+            raise ValueError(
+                f"TVL1Params.nscales must be an int >= 1 or 'auto', got {self.nscales!r}"
+            )
         for name in ("warps", "inner_iterations", "outer_iterations"):
             value = getattr(self, name)
             if not (_is_int(value) and value >= 1):
@@ -50,11 +52,13 @@ class TVL1Params:
             raise ValueError(f"TVL1Params.scale_step must be in (0, 1), got {self.scale_step!r}")
         if not (_is_int(self.median_filtering) and self.median_filtering in (0, 1, 3, 5)):
             raise ValueError(
-                f"TVL1Params.median_filtering must be 0, 1 (off), 3 or 5, got {self.median_filtering!r}"
+                "TVL1Params.median_filtering must be 0, 1 (off), 3 or 5, "
+                f"got {self.median_filtering!r}"
             )
         if self.interpolation not in ("bicubic", "bilinear"):
             raise ValueError(
-                f"TVL1Params.interpolation must be 'bicubic' or 'bilinear', got {self.interpolation!r}"
+                "TVL1Params.interpolation must be 'bicubic' or 'bilinear', "
+                f"got {self.interpolation!r}"
             )
 
     def replace(self, **changes: object) -> TVL1Params:
@@ -80,8 +84,9 @@ PRESETS: dict[str, TVL1Params] = {
     "opencv": TVL1Params(),
     # About 3x less work: 3 warps, a looser stopping rule, bilinear warping. For previews and
     # quick experiments; its accuracy is reported next to the others by `flowpipe bench tvl1`.
-    "fast": TVL1Params(warps=3, epsilon=0.02, inner_iterations=10, outer_iterations=3,
-                       interpolation="bilinear"),
+    "fast": TVL1Params(
+        warps=3, epsilon=0.02, inner_iterations=10, outer_iterations=3, interpolation="bilinear"
+    ),
     # A deeper pyramid (coarsest level about 32 px) for large motion, more warps, and a tighter
     # stopping rule; slower than `opencv`.
     "accurate": TVL1Params(nscales="auto", warps=8, epsilon=0.005),

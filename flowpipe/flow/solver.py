@@ -8,11 +8,16 @@ stops costing work (the epsilon rule, applied per batch element).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import shutil
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
 from flowpipe.flow.frames import check_pair, resolve_device, to_gray_batch
+from flowpipe.flow.native_median import load_library, native_median
 from flowpipe.flow.ops import (
     base_grid,
     centered_gradient,
@@ -56,14 +61,33 @@ def tvl1_iteration(
     return u_new, (px + taut * ux) / norm, (py + taut * uy) / norm, change
 
 
-_COMPILED: dict[str, Iteration] = {}
+class Kernels(NamedTuple):
+    """The two hot operations of the solver, eager or fused by torch.compile."""
+
+    iteration: Iteration
+    median: Callable[[torch.Tensor, int], torch.Tensor]
 
 
-def compiled_iteration() -> Iteration:
-    """`tvl1_iteration` fused by torch.compile (built once per process, dynamic shapes)."""
-    if "torch" not in _COMPILED:
-        _COMPILED["torch"] = torch.compile(tvl1_iteration, dynamic=True)
-    return _COMPILED["torch"]
+def select_kernels(device: torch.device, compile: bool) -> Kernels:
+    """The fastest kernels available: on CPU the native median when a C compiler is there,
+    the iteration fused by torch.compile when `compile`."""
+    iteration = _compiled(tvl1_iteration) if compile else tvl1_iteration
+    if device.type == "cpu" and load_library() is not None:
+        return Kernels(iteration, native_median)
+    return Kernels(iteration, _compiled(median_filter) if compile else median_filter)
+
+
+@functools.cache
+def _compiled(fn: Callable) -> Callable:
+    """`fn` fused by torch.compile, built once per process for all shapes."""
+    return torch.compile(fn, dynamic=True)
+
+
+def can_compile(device: torch.device) -> bool:
+    """torch.compile needs a C++ compiler on CPU and Triton on CUDA."""
+    if device.type == "cuda":
+        return importlib.util.find_spec("triton") is not None
+    return any(shutil.which(cc) for cc in ("c++", "g++", "clang++"))
 
 
 def pyramid_sizes(height: int, width: int, params: TVL1Params) -> list[tuple[int, int]]:
@@ -78,7 +102,9 @@ def pyramid_sizes(height: int, width: int, params: TVL1Params) -> list[tuple[int
     return sizes
 
 
-def _build_pyramid(img: torch.Tensor, sizes: list[tuple[int, int]], step: float) -> list[torch.Tensor]:
+def _build_pyramid(
+    img: torch.Tensor, sizes: list[tuple[int, int]], step: float
+) -> list[torch.Tensor]:
     levels = [img]
     for size in sizes[1:]:
         levels.append(resize_linear(levels[-1], size, (1 / step, 1 / step)))
@@ -86,7 +112,7 @@ def _build_pyramid(img: torch.Tensor, sizes: list[tuple[int, int]], step: float)
 
 
 def _iterate_warp(
-    state: Tensors, consts: Tensors, params: TVL1Params, threshold: float, iteration: Iteration
+    state: Tensors, consts: Tensors, params: TVL1Params, threshold: float, kernels: Kernels
 ) -> None:
     """Run the inner/outer loops of one warp on the batch, in place on `state` (u, px, py).
 
@@ -99,26 +125,26 @@ def _iterate_warp(
     taut = params.tau / params.theta
     for _ in range(params.outer_iterations):
         if params.median_filtering > 1:
-            work = (median_filter(work[0], params.median_filtering), *work[1:])
+            work = (kernels.median(work[0], params.median_filtering), *work[1:])
         for _ in range(params.inner_iterations):
-            *work, change = iteration(*work, *consts, l_t, params.theta, taut)
+            *work, change = kernels.iteration(*work, *consts, l_t, params.theta, taut)
             going = change > threshold
             if bool(going.all()):
                 continue
             done = ~going
-            for full, part in zip(state, work):
+            for full, part in zip(state, work, strict=True):
                 full.index_copy_(0, active[done], part[done])
             if not bool(going.any()):
                 return
             active = active[going]
             work = tuple(t[going] for t in work)
             consts = tuple(t[going] for t in consts)
-    for full, part in zip(state, work):
+    for full, part in zip(state, work, strict=True):
         full.index_copy_(0, active, part)
 
 
 def _solve_level(
-    i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params, iteration: Iteration
+    i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params, kernels: Kernels
 ) -> torch.Tensor:
     """All warps at one pyramid level, starting from flow u; returns the refined flow."""
     h, w = i0.shape[-2:]
@@ -132,7 +158,7 @@ def _solve_level(
         grad_sq = grad_i.square().sum(dim=1, keepdim=True)
         rho_c = warped[:, :1] - (grad_i * u).sum(dim=1, keepdim=True) - i0
         inv_grad = torch.where(grad_sq > FLT_EPSILON, 1.0 / grad_sq, torch.zeros_like(grad_sq))
-        _iterate_warp((u, px, py), (grad_i, rho_c, inv_grad), params, threshold, iteration)
+        _iterate_warp((u, px, py), (grad_i, rho_c, inv_grad), params, threshold, kernels)
     return u
 
 
@@ -147,28 +173,30 @@ def tvl1_flow(
 
     prev, nxt: [H,W] or [B,H,W] gray frames, uint8 or float (0..255), numpy or torch.
     Returns float32 [B,2,H,W] flow (x then y, in pixels) on `device`. `compile` fuses the
-    iteration with torch.compile (default: on for CUDA, off on CPU where it only pays for
-    long runs). Raises ValueError for frames of different sizes, empty frames, unsupported
-    dtypes or shapes, and non-finite values.
+    iteration with torch.compile (default: on where a compiler is available; the first call
+    in a process pays the compile time, cached on disk across processes). Raises ValueError
+    for frames of different sizes, empty frames, unsupported dtypes or shapes, non-finite
+    values.
     """
     params = TVL1Params() if params is None else params
     dev = resolve_device(device)
     i0 = to_gray_batch(prev, "prev", dev)
     i1 = to_gray_batch(nxt, "nxt", dev)
     check_pair(i0, i1)
-    use_compile = dev.type == "cuda" if compile is None else compile
-    iteration = compiled_iteration() if use_compile else tvl1_iteration
+    kernels = select_kernels(dev, can_compile(dev) if compile is None else compile)
     with torch.no_grad():
-        return _solve(i0, i1, params, iteration)
+        return _solve(i0, i1, params, kernels)
 
 
-def _solve(i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, iteration: Iteration) -> torch.Tensor:
+def _solve(
+    i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, kernels: Kernels
+) -> torch.Tensor:
     sizes = pyramid_sizes(i0.shape[-2], i0.shape[-1], params)
     pyr0 = _build_pyramid(i0, sizes, params.scale_step)
     pyr1 = _build_pyramid(i1, sizes, params.scale_step)
     u = torch.zeros(i0.shape[0], 2, *sizes[-1], device=i0.device)
     for level in range(len(sizes) - 1, -1, -1):
-        u = _solve_level(pyr0[level], pyr1[level], u, params, iteration)
+        u = _solve_level(pyr0[level], pyr1[level], u, params, kernels)
         if level > 0:
             (h, w), (sh, sw) = sizes[level - 1], sizes[level]
             u = resize_linear(u, (h, w), (sh / h, sw / w)) / params.scale_step
