@@ -40,6 +40,19 @@ def _resample_axis(x: torch.Tensor, out_len: int, step: float, dim: int) -> torc
     return a + (b - a) * frac
 
 
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of each channel of [N, C, H, W], replicated border."""
+    radius = max(1, int(3 * sigma + 0.5))
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-(t**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    channels = x.shape[1]
+    out = F.pad(x, (radius, radius, 0, 0), mode="replicate")
+    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    out = F.pad(out, (0, 0, radius, radius), mode="replicate")
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
 def centered_gradient(img: torch.Tensor) -> torch.Tensor:
     """[N, 1, H, W] image -> [N, 2, H, W] (d/dx, d/dy), central differences, replicated border."""
     padded = F.pad(img, (1, 1, 1, 1), mode="replicate")

@@ -13,6 +13,9 @@ Interpolation = Literal["bicubic", "bilinear"]
 MIN_LEVEL_SIZE = 16
 # nscales="auto" deepens the pyramid until the coarsest level's short side is about this.
 AUTO_COARSEST_SIZE = 32
+# Gaussian blur (px) before each downscaling step of an "auto" pyramid: without it, the
+# aliasing of eight or more plain 0.8 resizes leaves coarse levels too noisy to lock on.
+AUTO_PYRAMID_SIGMA = 1.3
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class TVL1Params:
 
     `lambda_` is OpenCV's `lambda` (a Python keyword). `nscales="auto"` deepens the pyramid
     until the coarsest level is about 32 px on its short side, for large motion.
+    `pyramid_sigma` blurs each level before it is downscaled; None means OpenCV's plain resize
+    for an integer `nscales` and AUTO_PYRAMID_SIGMA for "auto".
     """
 
     tau: float = 0.25
@@ -34,6 +39,7 @@ class TVL1Params:
     scale_step: float = 0.8
     median_filtering: int = 5
     interpolation: Interpolation = "bicubic"
+    pyramid_sigma: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("tau", "lambda_", "theta", "epsilon"):
@@ -55,11 +61,20 @@ class TVL1Params:
                 "TVL1Params.median_filtering must be 0, 1 (off), 3 or 5, "
                 f"got {self.median_filtering!r}"
             )
+        sigma = self.pyramid_sigma
+        if sigma is not None and not (isinstance(sigma, (int, float)) and 0 <= sigma < 100):
+            raise ValueError(f"TVL1Params.pyramid_sigma must be None or in [0, 100), got {sigma!r}")
         if self.interpolation not in ("bicubic", "bilinear"):
             raise ValueError(
                 "TVL1Params.interpolation must be 'bicubic' or 'bilinear', "
                 f"got {self.interpolation!r}"
             )
+
+    def pyramid_blur(self) -> float:
+        """The Gaussian sigma (px) applied before each downscaling step (0: none)."""
+        if self.pyramid_sigma is not None:
+            return float(self.pyramid_sigma)
+        return AUTO_PYRAMID_SIGMA if self.nscales == "auto" else 0.0
 
     def replace(self, **changes: object) -> TVL1Params:
         """A copy with some fields changed (validated like a new instance)."""
@@ -87,8 +102,8 @@ PRESETS: dict[str, TVL1Params] = {
     "fast": TVL1Params(
         warps=3, epsilon=0.02, inner_iterations=10, outer_iterations=3, interpolation="bilinear"
     ),
-    # A deeper pyramid (coarsest level about 32 px) for large motion, more warps, and a tighter
-    # stopping rule; slower than `opencv`.
+    # A deeper, antialiased pyramid (coarsest level about 32 px) for large motion, more warps,
+    # and a tighter stopping rule; slower than `opencv`.
     "accurate": TVL1Params(nscales="auto", warps=8, epsilon=0.005),
 }
 

@@ -23,6 +23,7 @@ from flowpipe.flow.ops import (
     centered_gradient,
     divergence,
     forward_gradient,
+    gaussian_blur,
     median_filter,
     resize_linear,
     warp,
@@ -102,13 +103,15 @@ def pyramid_sizes(height: int, width: int, params: TVL1Params) -> list[tuple[int
     return sizes
 
 
-def _build_pyramid(
-    img: torch.Tensor, sizes: list[tuple[int, int]], step: float
-) -> list[torch.Tensor]:
+def _build_pyramid(img: torch.Tensor, sizes: list[tuple[int, int]], params: TVL1Params) -> Tensors:
+    """The image at every level size, each level resized (and blurred if asked) from the last."""
+    sigma = params.pyramid_blur()
+    step = 1 / params.scale_step
     levels = [img]
     for size in sizes[1:]:
-        levels.append(resize_linear(levels[-1], size, (1 / step, 1 / step)))
-    return levels
+        source = gaussian_blur(levels[-1], sigma) if sigma > 0 else levels[-1]
+        levels.append(resize_linear(source, size, (step, step)))
+    return tuple(levels)
 
 
 def _iterate_warp(
@@ -192,8 +195,8 @@ def _solve(
     i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, kernels: Kernels
 ) -> torch.Tensor:
     sizes = pyramid_sizes(i0.shape[-2], i0.shape[-1], params)
-    pyr0 = _build_pyramid(i0, sizes, params.scale_step)
-    pyr1 = _build_pyramid(i1, sizes, params.scale_step)
+    pyr0 = _build_pyramid(i0, sizes, params)
+    pyr1 = _build_pyramid(i1, sizes, params)
     u = torch.zeros(i0.shape[0], 2, *sizes[-1], device=i0.device)
     for level in range(len(sizes) - 1, -1, -1):
         u = _solve_level(pyr0[level], pyr1[level], u, params, kernels)

@@ -1,0 +1,1 @@
+"""Benchmarks run by `flowpipe bench`; each returns a JSON-ready dict."""

@@ -1,0 +1,226 @@
+"""`flowpipe bench tvl1`: speed and accuracy of the engine against OpenCV's DualTVL1.
+
+Both run on the same frames in the same process: pairs/s of flowpipe at batch 1 and at larger
+batches, of OpenCV's CPU DualTVL1 with the same parameters, their ratio, and the end-point
+error of both against ground truth (synthetic pairs, and the Middlebury pairs when present).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from flowpipe import __version__
+from flowpipe.flow import TVL1Params, tvl1_flow
+from flowpipe.flow import preset as preset_params
+from flowpipe.flow.frames import resolve_device
+from flowpipe.io import endpoint_error, read_flo
+from flowpipe.synth import MOTION_CLASSES, render_video
+
+SAMPLE_VIDEO = "videos/sample_340x256.mp4"
+MIDDLEBURY = ("Dimetrodon", "RubberWhale", "Grove2")
+BENCH_SIZE = (340, 256)
+QUICK_SIZE = (160, 120)
+CUDA_BATCHES = (1, 32, 128)
+
+
+def find_data_dir(data: str | None) -> Path | None:
+    """The shared test-data folder: the option, $FLOWPIPE_DATA, or ../shared/data if present."""
+    for candidate in (data, os.environ.get("FLOWPIPE_DATA"), "../shared/data"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    if data:
+        raise ValueError(f"{data}: no such data folder")
+    return None
+
+
+def opencv_tvl1(params: TVL1Params, height: int, width: int) -> Any:
+    """OpenCV's DualTVL1 with the same settings (it always warps bicubically)."""
+    return cv2.optflow.DualTVL1OpticalFlow_create(
+        tau=params.tau,
+        lambda_=params.lambda_,
+        theta=params.theta,
+        nscales=params.pyramid_depth(height, width),
+        warps=params.warps,
+        epsilon=params.epsilon,
+        innnerIterations=params.inner_iterations,  # sic: OpenCV's keyword
+        outerIterations=params.outer_iterations,
+        scaleStep=params.scale_step,
+        gamma=0.0,
+        medianFiltering=params.median_filtering,
+        useInitialFlow=False,
+    )
+
+
+def video_frames(path: Path, count: int) -> np.ndarray:
+    """The first `count` frames of a video as uint8 gray [count, H, W] (looping if short)."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+    cap.release()
+    if len(frames) < 2:
+        raise ValueError(f"{path}: could not decode frames for the benchmark")
+    return np.stack([frames[i % len(frames)] for i in range(count)])
+
+
+def synthetic_frames(size: tuple[int, int], count: int) -> np.ndarray:
+    """`count` gray frames of a synthetic clip (used when the shared sample video is absent)."""
+    rgb = render_video("rotate_cw", seed=0, size=size, frames=count).frames
+    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_flowpipe(
+    frames: np.ndarray, batch: int, params: TVL1Params, device: torch.device, pairs: int
+) -> float:
+    """pairs/s of tvl1_flow over `pairs` consecutive pairs, `batch` pairs per call."""
+    prev = torch.from_numpy(frames[:-1]).to(device)
+    nxt = torch.from_numpy(frames[1:]).to(device)
+    _sync(device)
+    start = time.perf_counter()
+    for lo in range(0, pairs, batch):
+        hi = min(lo + batch, pairs)
+        tvl1_flow(prev[lo:hi], nxt[lo:hi], params=params, device=device)
+    _sync(device)
+    return pairs / (time.perf_counter() - start)
+
+
+def time_opencv(frames: np.ndarray, params: TVL1Params, pairs: int) -> float:
+    """pairs/s of OpenCV's DualTVL1 over the same pairs, one after the other."""
+    solver = opencv_tvl1(params, *frames.shape[1:])
+    start = time.perf_counter()
+    for i in range(pairs):
+        solver.calc(frames[i], frames[i + 1], None)
+    return pairs / (time.perf_counter() - start)
+
+
+def _aee_pair(
+    prev: np.ndarray,
+    nxt: np.ndarray,
+    truth: np.ndarray,
+    params: TVL1Params,
+    device: torch.device,
+    with_opencv: bool,
+) -> dict[str, float]:
+    ours = tvl1_flow(prev, nxt, params=params, device=device)[0].permute(1, 2, 0).cpu().numpy()
+    row = {"flowpipe_aee": endpoint_error(ours, truth)}
+    if with_opencv:
+        ref = opencv_tvl1(params, *prev.shape).calc(prev, nxt, None)
+        row["opencv_aee"] = endpoint_error(ref, truth)
+        row["epe_to_opencv"] = float(np.linalg.norm(ours - ref, axis=-1).mean())
+    return row
+
+
+def synthetic_accuracy(
+    size: tuple[int, int], params: TVL1Params, device: torch.device, with_opencv: bool
+) -> dict[str, Any]:
+    """Mean AEE over the first pair of one synthetic clip per motion class."""
+    rows = []
+    for k, motion in enumerate(MOTION_CLASSES):
+        video = render_video(motion, seed=k, size=size, frames=2)
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video.frames]
+        rows.append(_aee_pair(gray[0], gray[1], video.flows[0], params, device, with_opencv))
+    return {"pairs": len(rows), **{key: float(np.mean([r[key] for r in rows])) for key in rows[0]}}
+
+
+def middlebury_accuracy(
+    data: Path, params: TVL1Params, device: torch.device, with_opencv: bool
+) -> dict[str, Any]:
+    """AEE on each shared Middlebury pair with ground truth."""
+    result = {}
+    for name in MIDDLEBURY:
+        folder = data / "middlebury" / name
+        prev = cv2.imread(str(folder / "frame10.png"), cv2.IMREAD_GRAYSCALE)
+        nxt = cv2.imread(str(folder / "frame11.png"), cv2.IMREAD_GRAYSCALE)
+        truth = read_flo(folder / "flow10.flo")
+        result[name] = _aee_pair(prev, nxt, truth, params, device, with_opencv)
+    return result
+
+
+def run_tvl1_benchmark(
+    pairs: int = 8,
+    batch: int = 8,
+    device: str = "cpu",
+    preset: str = "opencv",
+    quick: bool = False,
+    no_opencv: bool = False,
+    data: str | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark and return its JSON-ready result."""
+    params = preset_params(preset)
+    dev = resolve_device(device)
+    data_dir = find_data_dir(data)
+    size = QUICK_SIZE if quick else BENCH_SIZE
+    batches = sorted({1, batch} | (set(CUDA_BATCHES) if dev.type == "cuda" else set()))
+    pairs = max(pairs, max(batches)) if dev.type == "cuda" else pairs
+    if quick:
+        pairs, batches = min(pairs, 2), [1, min(batch, 2)]
+    frames, source = _bench_frames(data_dir, size, pairs + 1, quick)
+
+    start = time.perf_counter()
+    tvl1_flow(frames[:-1][: max(batches)], frames[1:][: max(batches)], params=params, device=dev)
+    warmup = time.perf_counter() - start
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    speed: dict[str, Any] = {
+        f"batch_{b}_pairs_per_s": time_flowpipe(frames, b, params, dev, pairs) for b in batches
+    }
+    speed["warmup_s"] = warmup
+    result: dict[str, Any] = {
+        "benchmark": "tvl1",
+        "flowpipe_version": __version__,
+        "torch_version": torch.__version__,
+        "device": _device_name(dev),
+        "cpu_threads": torch.get_num_threads(),
+        "preset": preset,
+        "params": dict(vars(params)),
+        "frames": {"source": source, "size": [frames.shape[2], frames.shape[1]], "pairs": pairs},
+        "flowpipe": speed,
+    }
+    if dev.type == "cuda":
+        speed["peak_memory_gb"] = torch.cuda.max_memory_allocated(dev) / 1e9
+    if not no_opencv:
+        opencv_pairs = min(pairs, 8)
+        cv_speed = time_opencv(frames, params, opencv_pairs)
+        result["opencv_dualtvl1"] = {
+            "pairs_per_s": cv_speed,
+            "pairs": opencv_pairs,
+            "threads": cv2.getNumThreads(),
+        }
+        result["ratio_vs_opencv"] = {
+            f"batch_{b}": speed[f"batch_{b}_pairs_per_s"] / cv_speed for b in batches
+        }
+    accuracy = {"synthetic": synthetic_accuracy(size, params, dev, not no_opencv)}
+    if data_dir is not None and not quick:
+        accuracy["middlebury"] = middlebury_accuracy(data_dir, params, dev, not no_opencv)
+    result["accuracy"] = accuracy
+    return result
+
+
+def _bench_frames(
+    data_dir: Path | None, size: tuple[int, int], count: int, quick: bool
+) -> tuple[np.ndarray, str]:
+    video = data_dir / SAMPLE_VIDEO if data_dir is not None else None
+    if video is not None and video.is_file() and not quick:
+        return video_frames(video, count), str(SAMPLE_VIDEO)
+    return synthetic_frames(size, count), f"synthetic rotate_cw {size[0]}x{size[1]}"
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"cpu ({os.cpu_count()} cores)"

@@ -1,0 +1,190 @@
+"""The `flowpipe` command line: thin click wrappers over the importable modules."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flowpipe import __version__
+
+EXIT_USAGE = 2
+
+
+class UserError(click.ClickException):
+    """An error the user caused (bad option value, unreadable file): one line, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn ValueError/OSError raised by the library into a one-line UserError."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, OSError) as err:
+            raise UserError(str(err)) from None
+
+    return wrapper
+
+
+def _size(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WIDTHxHEIGHT such as 340x256, got {value!r}") from None
+    return width, height
+
+
+def _nscales(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected an integer or 'auto', got {value!r}") from None
+
+
+# TVL1Params field -> (option name, click type); every field is settable from the CLI.
+_TVL1_OPTIONS: dict[str, tuple[str, Any]] = {
+    "tau": ("--tau", float),
+    "lambda_": ("--lambda", float),
+    "theta": ("--theta", float),
+    "nscales": ("--nscales", str),
+    "warps": ("--warps", int),
+    "epsilon": ("--epsilon", float),
+    "inner_iterations": ("--inner-iterations", int),
+    "outer_iterations": ("--outer-iterations", int),
+    "scale_step": ("--scale-step", float),
+    "median_filtering": ("--median-filtering", int),
+    "interpolation": ("--interpolation", click.Choice(["bicubic", "bilinear"])),
+}
+
+
+def tvl1_options(fn: Callable) -> Callable:
+    """--preset, --device and one option per TVL1Params field (overriding the preset)."""
+    for field, (name, kind) in reversed(_TVL1_OPTIONS.items()):
+        fn = click.option(name, field, type=kind, default=None, help=f"TVL1Params.{field}")(fn)
+    fn = click.option(
+        "--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto"
+    )(fn)
+    return click.option(
+        "--preset",
+        type=click.Choice(["opencv", "fast", "accurate"]),
+        default="opencv",
+        show_default=True,
+        help="named TV-L1 settings",
+    )(fn)
+
+
+def params_from_options(preset_name: str, options: dict[str, Any]) -> Any:
+    """The preset with the TV-L1 options the user gave applied on top."""
+    from flowpipe.flow import preset
+
+    changes = {f: options[f] for f in _TVL1_OPTIONS if options.get(f) is not None}
+    if "nscales" in changes:
+        changes["nscales"] = _nscales(changes["nscales"])
+    return preset(preset_name).replace(**changes)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flowpipe")
+def main() -> None:
+    """flowpipe: dense TV-L1 optical flow for video action recognition."""
+
+
+@main.command()
+@click.argument("img0", type=click.Path(dir_okay=False))
+@click.argument("img1", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.flo")
+@click.option("--png", is_flag=True, help="also write OUT.png, the flow's colour picture")
+@tvl1_options
+@user_errors
+def flow(
+    img0: str, img1: str, output: str, png: bool, preset: str, device: str, **options: Any
+) -> None:
+    """Flow of one image pair (IMG0 -> IMG1) to a Middlebury .flo file."""
+    from flowpipe.pair import flow_for_images
+
+    params = params_from_options(preset, options)
+    written = flow_for_images(Path(img0), Path(img1), Path(output), params, device, png)
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--videos-per-class", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--frames", default=16, show_default=True, type=click.IntRange(min=2))
+@click.option("--size", default="160x120", show_default=True, help="WIDTHxHEIGHT")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--format", "fmt", type=click.Choice(["mp4", "avi"]), default="mp4", show_default=True
+)
+@click.option("--classes", default=None, help="comma-separated subset of the motion classes")
+@click.option("--png", "save_png", is_flag=True, help="also write every frame as PNG")
+@user_errors
+def synth(
+    out: str,
+    videos_per_class: int,
+    frames: int,
+    size: str,
+    seed: int,
+    fmt: str,
+    classes: str | None,
+    save_png: bool,
+) -> None:
+    """Synthetic videos with ground-truth flow (.flo) and motion-class labels in OUT."""
+    from flowpipe.synth import write_dataset
+
+    root = write_dataset(
+        out,
+        videos_per_class=videos_per_class,
+        frames=frames,
+        size=_size(size),
+        seed=seed,
+        fmt=fmt,
+        classes=classes.split(",") if classes else None,
+        save_png=save_png,
+    )
+    click.echo(f"wrote {root}")
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks: each prints one JSON object."""
+
+
+@bench.command("tvl1")
+@click.option("--pairs", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
+@click.option("--preset", type=click.Choice(["opencv", "fast", "accurate"]), default="opencv")
+@click.option("--quick", is_flag=True, help="small frames and few pairs (smoke run)")
+@click.option("--no-opencv", is_flag=True, help="skip the OpenCV reference (not for reports)")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="shared test data folder (default: ../shared/data when present)",
+)
+@user_errors
+def bench_tvl1(**options: Any) -> None:
+    """TV-L1 speed and accuracy against OpenCV's DualTVL1 on the same frames."""
+    from flowpipe.bench.tvl1 import run_tvl1_benchmark
+
+    result = run_tvl1_benchmark(**options)
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
