@@ -8,6 +8,7 @@ error of both against ground truth (synthetic pairs, and the Middlebury pairs wh
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ MIDDLEBURY = ("Dimetrodon", "RubberWhale", "Grove2")
 BENCH_SIZE = (340, 256)
 QUICK_SIZE = (160, 120)
 CUDA_BATCHES = (1, 32, 128)
+# Each batch size is timed over at most this many calls, and OpenCV over this many pairs.
+TIMED_CALLS_PER_BATCH = 8
+OPENCV_PAIRS = 8
 
 
 def find_data_dir(data: str | None) -> Path | None:
@@ -166,20 +170,10 @@ def run_tvl1_benchmark(
     data_dir = find_data_dir(data)
     size = QUICK_SIZE if quick else BENCH_SIZE
     batches = sorted({1, batch} | (set(CUDA_BATCHES) if dev.type == "cuda" else set()))
-    pairs = max(pairs, max(batches)) if dev.type == "cuda" else pairs
     if quick:
         pairs, batches = min(pairs, 2), [1, min(batch, 2)]
+    pairs = max(pairs, *batches)
     frames, source = _bench_frames(data_dir, size, pairs + 1, quick)
-
-    start = time.perf_counter()
-    tvl1_flow(frames[:-1][: max(batches)], frames[1:][: max(batches)], params=params, device=dev)
-    warmup = time.perf_counter() - start
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
-    speed: dict[str, Any] = {
-        f"batch_{b}_pairs_per_s": time_flowpipe(frames, b, params, dev, pairs) for b in batches
-    }
-    speed["warmup_s"] = warmup
     result: dict[str, Any] = {
         "benchmark": "tvl1",
         "flowpipe_version": __version__,
@@ -189,26 +183,63 @@ def run_tvl1_benchmark(
         "preset": preset,
         "params": dict(vars(params)),
         "frames": {"source": source, "size": [frames.shape[2], frames.shape[1]], "pairs": pairs},
-        "flowpipe": speed,
+        "flowpipe": _speed(frames, batches, params, dev, pairs),
     }
-    if dev.type == "cuda":
-        speed["peak_memory_gb"] = torch.cuda.max_memory_allocated(dev) / 1e9
     if not no_opencv:
-        opencv_pairs = min(pairs, 8)
-        cv_speed = time_opencv(frames, params, opencv_pairs)
-        result["opencv_dualtvl1"] = {
-            "pairs_per_s": cv_speed,
-            "pairs": opencv_pairs,
-            "threads": cv2.getNumThreads(),
-        }
-        result["ratio_vs_opencv"] = {
-            f"batch_{b}": speed[f"batch_{b}_pairs_per_s"] / cv_speed for b in batches
-        }
-    accuracy = {"synthetic": synthetic_accuracy(size, params, dev, not no_opencv)}
+        result.update(_opencv_speed(frames, params, result["flowpipe"], batches, pairs))
+    accuracy = {"synthetic": synthetic_accuracy(size, params, dev, _has_opencv(no_opencv))}
     if data_dir is not None and not quick:
-        accuracy["middlebury"] = middlebury_accuracy(data_dir, params, dev, not no_opencv)
+        accuracy["middlebury"] = middlebury_accuracy(data_dir, params, dev, _has_opencv(no_opencv))
     result["accuracy"] = accuracy
     return result
+
+
+def _has_opencv(no_opencv: bool) -> bool:
+    return not no_opencv and hasattr(cv2, "optflow")
+
+
+def _speed(
+    frames: np.ndarray, batches: list[int], params: TVL1Params, dev: torch.device, pairs: int
+) -> dict[str, Any]:
+    """pairs/s at each batch size, after a warm-up call per size (compilation excluded)."""
+    start = time.perf_counter()
+    for b in batches:
+        tvl1_flow(frames[:b], frames[1 : b + 1], params=params, device=dev)
+    speed: dict[str, Any] = {"warmup_s": time.perf_counter() - start}
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    for b in batches:
+        timed = min(pairs, max(b, TIMED_CALLS_PER_BATCH * b))
+        speed[f"batch_{b}_pairs_per_s"] = time_flowpipe(frames, b, params, dev, timed)
+        _progress(f"batch {b}: {speed[f'batch_{b}_pairs_per_s']:.2f} pairs/s")
+    if dev.type == "cuda":
+        speed["peak_memory_gb"] = torch.cuda.max_memory_allocated(dev) / 1e9
+    return speed
+
+
+def _opencv_speed(
+    frames: np.ndarray, params: TVL1Params, speed: dict[str, Any], batches: list[int], pairs: int
+) -> dict[str, Any]:
+    """OpenCV's pairs/s on the same frames and flowpipe's ratio to it at each batch size."""
+    if not hasattr(cv2, "optflow"):
+        reason = "cv2.optflow missing: install opencv-contrib-python-headless"
+        return {"opencv_dualtvl1": {"skipped": reason}}
+    timed = min(pairs, OPENCV_PAIRS)
+    cv_speed = time_opencv(frames, params, timed)
+    _progress(f"opencv: {cv_speed:.2f} pairs/s")
+    ratios = {f"batch_{b}": speed[f"batch_{b}_pairs_per_s"] / cv_speed for b in batches}
+    return {
+        "opencv_dualtvl1": {
+            "pairs_per_s": cv_speed,
+            "pairs": timed,
+            "threads": cv2.getNumThreads(),
+        },
+        "ratio_vs_opencv": ratios,
+    }
+
+
+def _progress(message: str) -> None:
+    print(f"[bench tvl1] {message}", file=sys.stderr, flush=True)
 
 
 def _bench_frames(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import shutil
 from collections.abc import Callable
 from typing import NamedTuple
@@ -81,6 +82,8 @@ def select_kernels(device: torch.device, compile: bool) -> Kernels:
 @functools.cache
 def _compiled(fn: Callable) -> Callable:
     """`fn` fused by torch.compile, built once per process for all shapes."""
+    # Inductor warns on every CPU-only machine that it found no CUDA runtime; that is expected.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     return torch.compile(fn, dynamic=True)
 
 

@@ -1,0 +1,5 @@
+"""`python -m flowpipe` runs the command line."""
+
+from flowpipe.cli import main
+
+main()
