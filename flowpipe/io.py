@@ -7,6 +7,7 @@ pairs row by row, little-endian. Values >= 1e9 mark unknown flow in ground-truth
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,14 @@ def write_flo(path: str | os.PathLike, flow: np.ndarray) -> None:
     height, width = flow.shape[:2]
     header = np.array([FLO_MAGIC], "<f4").tobytes() + np.array([width, height], "<i4").tobytes()
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(header + np.ascontiguousarray(flow, "<f4").tobytes())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(header + np.ascontiguousarray(flow, "<f4").tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def known_flow_mask(flow: np.ndarray) -> np.ndarray:
@@ -59,4 +65,6 @@ def known_flow_mask(flow: np.ndarray) -> np.ndarray:
 def endpoint_error(flow: np.ndarray, reference: np.ndarray) -> float:
     """Average end-point error (px) of `flow` against `reference` [H, W, 2], on known pixels."""
     mask = known_flow_mask(reference)
+    if not mask.any():
+        raise ValueError("the reference flow has no known pixels")
     return float(np.linalg.norm(flow - reference, axis=-1)[mask].mean())

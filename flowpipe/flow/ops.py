@@ -69,7 +69,9 @@ def forward_gradient(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def divergence(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Backward-difference divergence of (px, py): minus the adjoint of forward_gradient."""
+    """Backward-difference divergence of (px, py), as OpenCV's: minus the adjoint of
+    forward_gradient for fields that are zero on the last column (px) / row (py), which the
+    dual variables of the solver always are."""
     dx = px - F.pad(px[..., :, :-1], (1, 0))
     dy = py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
     return dx + dy
