@@ -21,9 +21,6 @@ class UserError(click.ClickException):
 
     exit_code = EXIT_USAGE
 
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
 
 def user_errors(fn: Callable) -> Callable:
     """Turn ValueError/OSError raised by the library into a one-line UserError."""
@@ -38,7 +35,8 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _size(value: str | None) -> tuple[int, int] | None:
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    """click callback: WIDTHxHEIGHT -> (width, height)."""
     if value is None:
         return None
     try:
@@ -48,8 +46,9 @@ def _size(value: str | None) -> tuple[int, int] | None:
     return width, height
 
 
-def _nscales(value: str) -> int | str:
-    if value == "auto":
+def _nscales(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    """click callback: an integer number of pyramid levels, or 'auto'."""
+    if value is None or value == "auto":
         return value
     try:
         return int(value)
@@ -76,7 +75,10 @@ _TVL1_OPTIONS: dict[str, tuple[str, Any]] = {
 def tvl1_options(fn: Callable) -> Callable:
     """--preset, --device and one option per TVL1Params field (overriding the preset)."""
     for field, (name, kind) in reversed(_TVL1_OPTIONS.items()):
-        fn = click.option(name, field, type=kind, default=None, help=f"TVL1Params.{field}")(fn)
+        callback = _nscales if field == "nscales" else None
+        fn = click.option(
+            name, field, type=kind, default=None, callback=callback, help=f"TVL1Params.{field}"
+        )(fn)
     fn = click.option(
         "--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto"
     )(fn)
@@ -94,18 +96,28 @@ def params_from_options(preset_name: str, options: dict[str, Any]) -> Any:
     from flowpipe.flow import preset
 
     changes = {f: options[f] for f in _TVL1_OPTIONS if options.get(f) is not None}
-    if "nscales" in changes:
-        changes["nscales"] = _nscales(changes["nscales"])
     return preset(preset_name).replace(**changes)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flowpipe")
-def main() -> None:
+def cli() -> None:
     """flowpipe: dense TV-L1 optical flow for video action recognition."""
 
 
-@main.command()
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: every error a user can cause is one line on stderr, no traceback."""
+    try:
+        cli.main(args=argv, prog_name="flowpipe", standalone_mode=False)
+    except click.ClickException as err:
+        click.echo(f"error: {err.format_message()}", err=True)
+        sys.exit(err.exit_code)
+    except click.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+
+
+@cli.command()
 @click.argument("img0", type=click.Path(dir_okay=False))
 @click.argument("img1", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.flo")
@@ -124,11 +136,11 @@ def flow(
         click.echo(str(path))
 
 
-@main.command()
+@cli.command()
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--videos-per-class", default=4, show_default=True, type=click.IntRange(min=1))
 @click.option("--frames", default=16, show_default=True, type=click.IntRange(min=2))
-@click.option("--size", default="160x120", show_default=True, help="WIDTHxHEIGHT")
+@click.option("--size", default="160x120", show_default=True, callback=_size, help="WIDTHxHEIGHT")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option(
     "--format", "fmt", type=click.Choice(["mp4", "avi"]), default="mp4", show_default=True
@@ -140,7 +152,7 @@ def synth(
     out: str,
     videos_per_class: int,
     frames: int,
-    size: str,
+    size: tuple[int, int],
     seed: int,
     fmt: str,
     classes: str | None,
@@ -153,7 +165,7 @@ def synth(
         out,
         videos_per_class=videos_per_class,
         frames=frames,
-        size=_size(size),
+        size=size,
         seed=seed,
         fmt=fmt,
         classes=classes.split(",") if classes else None,
@@ -162,7 +174,7 @@ def synth(
     click.echo(f"wrote {root}")
 
 
-@main.group()
+@cli.group()
 def bench() -> None:
     """Benchmarks: each prints one JSON object."""
 
