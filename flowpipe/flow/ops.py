@@ -91,7 +91,7 @@ def median_filter(x: torch.Tensor, ksize: int) -> torch.Tensor:
     wires: list[torch.Tensor | None] = [
         padded[..., i : i + h, j : j + w] for i in range(ksize) for j in range(ksize)
     ]
-    for a, b, need_min, need_max in median_network(ksize * ksize):
+    for a, b, need_min, need_max in MEDIAN_NETWORKS[ksize * ksize]:
         lo = torch.minimum(wires[a], wires[b]) if need_min else None
         hi = torch.maximum(wires[a], wires[b]) if need_max else None
         wires[a], wires[b] = lo, hi
@@ -128,6 +128,10 @@ def _odd_even_merge_sort(n: int) -> list[tuple[int, int]]:
             k //= 2
         t *= 2
     return pairs
+
+
+# Built at import, so torch.compile traces plain data rather than a cached function call.
+MEDIAN_NETWORKS = {k * k: median_network(k * k) for k in (3, 5)}
 
 
 def base_grid(height: int, width: int, device: torch.device) -> torch.Tensor:
