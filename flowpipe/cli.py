@@ -184,6 +184,9 @@ def bench() -> None:
 @click.option("--batch", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
 @click.option("--preset", type=click.Choice(["opencv", "fast", "accurate"]), default="opencv")
+@click.option(
+    "--backend", type=click.Choice(["auto", "torch", "triton"]), default="auto", show_default=True
+)
 @click.option("--quick", is_flag=True, help="small frames and few pairs (smoke run)")
 @click.option("--no-opencv", is_flag=True, help="skip the OpenCV reference (not for reports)")
 @click.option(

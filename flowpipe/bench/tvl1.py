@@ -21,6 +21,7 @@ from flowpipe import __version__
 from flowpipe.flow import TVL1Params, tvl1_flow
 from flowpipe.flow import preset as preset_params
 from flowpipe.flow.frames import resolve_device
+from flowpipe.flow.solver import resolve_backend
 from flowpipe.io import endpoint_error, read_flo
 from flowpipe.synth import MOTION_CLASSES, render_video
 
@@ -89,7 +90,12 @@ def _sync(device: torch.device) -> None:
 
 
 def time_flowpipe(
-    frames: np.ndarray, batch: int, params: TVL1Params, device: torch.device, pairs: int
+    frames: np.ndarray,
+    batch: int,
+    params: TVL1Params,
+    device: torch.device,
+    pairs: int,
+    backend: str = "auto",
 ) -> float:
     """pairs/s of tvl1_flow over `pairs` consecutive pairs, `batch` pairs per call."""
     prev = torch.from_numpy(frames[:-1]).to(device)
@@ -98,7 +104,7 @@ def time_flowpipe(
     start = time.perf_counter()
     for lo in range(0, pairs, batch):
         hi = min(lo + batch, pairs)
-        tvl1_flow(prev[lo:hi], nxt[lo:hi], params=params, device=device)
+        tvl1_flow(prev[lo:hi], nxt[lo:hi], params=params, device=device, backend=backend)
     _sync(device)
     return pairs / (time.perf_counter() - start)
 
@@ -120,7 +126,8 @@ def _aee_pair(
     device: torch.device,
     with_opencv: bool,
 ) -> dict[str, float]:
-    ours = tvl1_flow(prev, nxt, params=params, device=device)[0].permute(1, 2, 0).cpu().numpy()
+    ours = tvl1_flow(prev, nxt, params=params, device=device)
+    ours = ours[0].permute(1, 2, 0).cpu().numpy()
     row = {"flowpipe_aee": endpoint_error(ours, truth)}
     if with_opencv:
         ref = opencv_tvl1(params, *prev.shape).calc(prev, nxt, None)
@@ -163,6 +170,7 @@ def run_tvl1_benchmark(
     quick: bool = False,
     no_opencv: bool = False,
     data: str | None = None,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Run the benchmark and return its JSON-ready result."""
     params = preset_params(preset)
@@ -183,8 +191,16 @@ def run_tvl1_benchmark(
         "preset": preset,
         "params": dict(vars(params)),
         "frames": {"source": source, "size": [frames.shape[2], frames.shape[1]], "pairs": pairs},
-        "flowpipe": _speed(frames, batches, params, dev, pairs),
+        "backend": resolve_backend(dev, backend),
+        "flowpipe": _speed(frames, batches, params, dev, pairs, backend),
     }
+    if dev.type == "cuda" and result["backend"] != "torch":
+        top = max(batches)
+        result["torch_path"] = {
+            f"batch_{top}_pairs_per_s": _speed(frames, [top], params, dev, pairs, "torch")[
+                f"batch_{top}_pairs_per_s"
+            ]
+        }
     if not no_opencv:
         result.update(_opencv_speed(frames, params, result["flowpipe"], batches, pairs))
     accuracy = {"synthetic": synthetic_accuracy(size, params, dev, _has_opencv(no_opencv))}
@@ -199,19 +215,24 @@ def _has_opencv(no_opencv: bool) -> bool:
 
 
 def _speed(
-    frames: np.ndarray, batches: list[int], params: TVL1Params, dev: torch.device, pairs: int
+    frames: np.ndarray,
+    batches: list[int],
+    params: TVL1Params,
+    dev: torch.device,
+    pairs: int,
+    backend: str,
 ) -> dict[str, Any]:
     """pairs/s at each batch size, after a warm-up call per size (compilation excluded)."""
     start = time.perf_counter()
     for b in batches:
-        tvl1_flow(frames[:b], frames[1 : b + 1], params=params, device=dev)
+        tvl1_flow(frames[:b], frames[1 : b + 1], params=params, device=dev, backend=backend)
     speed: dict[str, Any] = {"warmup_s": time.perf_counter() - start}
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     for b in batches:
         timed = min(pairs, max(b, TIMED_CALLS_PER_BATCH * b))
-        speed[f"batch_{b}_pairs_per_s"] = time_flowpipe(frames, b, params, dev, timed)
-        _progress(f"batch {b}: {speed[f'batch_{b}_pairs_per_s']:.2f} pairs/s")
+        speed[f"batch_{b}_pairs_per_s"] = time_flowpipe(frames, b, params, dev, timed, backend)
+        _progress(f"{backend} batch {b}: {speed[f'batch_{b}_pairs_per_s']:.2f} pairs/s")
     if dev.type == "cuda":
         speed["peak_memory_gb"] = torch.cuda.max_memory_allocated(dev) / 1e9
     return speed

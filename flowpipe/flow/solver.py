@@ -30,11 +30,14 @@ from flowpipe.flow.ops import (
     warp,
 )
 from flowpipe.flow.params import MIN_LEVEL_SIZE, TVL1Params
+from flowpipe.flow.triton_backend import iterate_warp_triton, triton_available
 
 FLT_EPSILON = float(torch.finfo(torch.float32).eps)
 
 Tensors = tuple[torch.Tensor, ...]
 Iteration = Callable[..., Tensors]
+WarpSolver = Callable[[Tensors, Tensors, TVL1Params, float], None]
+BACKENDS = ("auto", "torch", "triton")
 
 
 def tvl1_iteration(
@@ -70,13 +73,28 @@ class Kernels(NamedTuple):
     median: Callable[[torch.Tensor, int], torch.Tensor]
 
 
-def select_kernels(device: torch.device, compile: bool) -> Kernels:
-    """The fastest kernels available: on CPU the native median when a C compiler is there,
-    the iteration fused by torch.compile when `compile`."""
-    iteration = _compiled(tvl1_iteration) if compile else tvl1_iteration
+def select_warp_solver(device: torch.device, backend: str, compile: bool) -> WarpSolver:
+    """The inner/outer loop runner for a device: Triton kernels, or torch ops (fused by
+    torch.compile when `compile`); the median natively on CPU when a C compiler is there."""
     if device.type == "cpu" and load_library() is not None:
-        return Kernels(iteration, native_median)
-    return Kernels(iteration, _compiled(median_filter) if compile else median_filter)
+        median = native_median
+    else:
+        median = _compiled(median_filter) if compile else median_filter
+    if resolve_backend(device, backend) == "triton":
+        return functools.partial(iterate_warp_triton, median=median)
+    iteration = _compiled(tvl1_iteration) if compile else tvl1_iteration
+    return functools.partial(_iterate_warp, kernels=Kernels(iteration, median))
+
+
+def resolve_backend(device: torch.device, backend: str) -> str:
+    """'auto' is Triton on CUDA when it is installed, else torch; ValueError if impossible."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "triton" if device.type == "cuda" and triton_available(device) else "torch"
+    if backend == "triton" and not triton_available(device):
+        raise ValueError("the triton backend needs CUDA and triton (or TRITON_INTERPRET=1)")
+    return backend
 
 
 @functools.cache
@@ -150,7 +168,7 @@ def _iterate_warp(
 
 
 def _solve_level(
-    i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params, kernels: Kernels
+    i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params, solve: WarpSolver
 ) -> torch.Tensor:
     """All warps at one pyramid level, starting from flow u; returns the refined flow."""
     h, w = i0.shape[-2:]
@@ -164,7 +182,7 @@ def _solve_level(
         grad_sq = grad_i.square().sum(dim=1, keepdim=True)
         rho_c = warped[:, :1] - (grad_i * u).sum(dim=1, keepdim=True) - i0
         inv_grad = torch.where(grad_sq > FLT_EPSILON, 1.0 / grad_sq, torch.zeros_like(grad_sq))
-        _iterate_warp((u, px, py), (grad_i, rho_c, inv_grad), params, threshold, kernels)
+        solve((u, px, py), (grad_i, rho_c, inv_grad), params, threshold)
     return u
 
 
@@ -174,35 +192,37 @@ def tvl1_flow(
     params: TVL1Params | None = None,
     device: str | torch.device = "cpu",
     compile: bool | None = None,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Dense TV-L1 flow from `prev` to `nxt`.
 
     prev, nxt: [H,W] or [B,H,W] gray frames, uint8 or float (0..255), numpy or torch.
-    Returns float32 [B,2,H,W] flow (x then y, in pixels) on `device`. `compile` fuses the
-    iteration with torch.compile (default: on where a compiler is available; the first call
-    in a process pays the compile time, cached on disk across processes). Raises ValueError
-    for frames of different sizes, empty frames, unsupported dtypes or shapes, non-finite
-    values.
+    Returns float32 [B,2,H,W] flow (x then y, in pixels) on `device`. `backend` is "torch",
+    "triton" (fused kernels, CUDA) or "auto" (Triton on CUDA, torch elsewhere). `compile`
+    fuses the torch iteration with torch.compile (default: on where a compiler is available;
+    the first call in a process pays the compile time, cached on disk across processes).
+    Raises ValueError for frames of different sizes, empty frames, unsupported dtypes or
+    shapes, non-finite values, an unknown device or backend.
     """
     params = TVL1Params() if params is None else params
     dev = resolve_device(device)
     i0 = to_gray_batch(prev, "prev", dev)
     i1 = to_gray_batch(nxt, "nxt", dev)
     check_pair(i0, i1)
-    kernels = select_kernels(dev, can_compile(dev) if compile is None else compile)
+    solve = select_warp_solver(dev, backend, can_compile(dev) if compile is None else compile)
     with torch.no_grad():
-        return _solve(i0, i1, params, kernels)
+        return _solve(i0, i1, params, solve)
 
 
 def _solve(
-    i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, kernels: Kernels
+    i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, solve: WarpSolver
 ) -> torch.Tensor:
     sizes = pyramid_sizes(i0.shape[-2], i0.shape[-1], params)
     pyr0 = _build_pyramid(i0, sizes, params)
     pyr1 = _build_pyramid(i1, sizes, params)
     u = torch.zeros(i0.shape[0], 2, *sizes[-1], device=i0.device)
     for level in range(len(sizes) - 1, -1, -1):
-        u = _solve_level(pyr0[level], pyr1[level], u, params, kernels)
+        u = _solve_level(pyr0[level], pyr1[level], u, params, solve)
         if level > 0:
             (h, w), (sh, sw) = sizes[level - 1], sizes[level]
             u = resize_linear(u, (h, w), (sh / h, sw / w)) / params.scale_step
