@@ -13,6 +13,7 @@ import click
 
 from flowpipe import __version__
 
+EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 
 
@@ -172,6 +173,70 @@ def synth(
         save_png=save_png,
     )
     click.echo(f"wrote {root}")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1)
+@click.option("-o", "--output", "out", required=True, help="dataset folder or fsspec URL")
+@click.option("--list", "list_file", type=click.Path(), help="file of '<path> [<label>]' lines")
+@click.option("--size", default=None, callback=_size, help="resize frames to WIDTHxHEIGHT")
+@click.option("--short-side", type=click.IntRange(min=8), help="resize so the short side is N")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="resample frame rate")
+@click.option("--max-frames", type=click.IntRange(min=2), help="first N frames only (previews)")
+@click.option("--no-backward", is_flag=True, help="forward flow only")
+@click.option("--rgb", is_flag=True, help="also store the frames as img_NNNNN.jpg")
+@click.option(
+    "--bound", default=20.0, show_default=True, type=click.FloatRange(min=0, min_open=True)
+)
+@click.option("--quality", default=95, show_default=True, type=click.IntRange(1, 100))
+@click.option("--pack", type=click.Choice(["folder", "zip"]), default="folder", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), help="local CPU workers (default: GPUs)")
+@click.option("--scheduler", help="address of an existing Dask scheduler, tcp://HOST:PORT")
+@click.option("--scheduler-file", type=click.Path(dir_okay=False), help="Dask scheduler file")
+@click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1),
+              help="frame pairs per engine call")  # fmt: skip
+@click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0))
+@click.option("--overwrite", is_flag=True, help="redo videos that are already finished")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+@tvl1_options
+@user_errors
+def extract(inputs: tuple[str, ...], out: str, list_file: str | None, preset: str, device: str,
+            **options: Any) -> None:  # fmt: skip
+    """Videos (files, folders, --list) -> flow dataset OUT: JPEG x/y flow pairs per video."""
+    from flowpipe.cluster import ClusterOptions, run_extraction
+    from flowpipe.extract import ExtractSettings
+    from flowpipe.inputs import collect_tasks
+    from flowpipe.video import Resize
+
+    if not inputs and list_file is None:
+        raise click.UsageError("give at least one video, folder or --list FILE")
+    tasks = collect_tasks(list(inputs), list_file)
+    settings = ExtractSettings(
+        params=params_from_options(preset, options),
+        bound=options["bound"], quality=options["quality"], backward=not options["no_backward"],
+        rgb=options["rgb"], resize=Resize(options["size"], options["short_side"]),
+        fps=options["fps"], max_frames=options["max_frames"],
+    )  # fmt: skip
+    cluster = ClusterOptions(options["scheduler"], options["scheduler_file"], options["workers"],
+                             device, options["batch"], options["retries"])  # fmt: skip
+    summary = run_extraction(tasks, out, settings, cluster, pack=options["pack"],
+                             overwrite=options["overwrite"], progress=not options["no_progress"],
+                             echo=lambda line: click.echo(line, err=True))  # fmt: skip
+    click.echo(f"{len(summary.done)} extracted, {len(summary.skipped)} already done, "
+               f"{len(summary.failed)} failed -> {out}")  # fmt: skip
+    if summary.failed:
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.command()
+@click.argument("out")
+@user_errors
+def info(out: str) -> None:
+    """Summary of an extracted dataset (JSON): videos, flows, failures, bytes, ratio to float32."""
+    from flowpipe.info import dataset_summary
+
+    json.dump(dataset_summary(out), sys.stdout, indent=2)
+    sys.stdout.write("\n")
 
 
 @cli.group()

@@ -1,0 +1,160 @@
+"""Running extraction on Dask: an embedded LocalCluster or an existing scheduler.
+
+One task per video. A worker that dies takes its task to another worker (Dask reschedules
+it); an input that cannot be read comes back as a failure record and is not retried. The client
+owns the dataset-level files (videos.txt, failures.jsonl, flowpipe.json); workers write only
+their videos' files. Re-running skips videos whose meta.json matches the settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from flowpipe import __version__
+from flowpipe.extract import (
+    DEFAULT_BATCH,
+    ExtractSettings,
+    VideoTask,
+    extract_video,
+    failure_record,
+)
+from flowpipe.store import DatasetStore
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where the tasks run: an existing scheduler (address or file), else a LocalCluster."""
+
+    scheduler: str | None = None
+    scheduler_file: str | None = None
+    workers: int | None = None
+    device: str = "auto"
+    batch: int = DEFAULT_BATCH
+    retries: int = 2
+
+
+@dataclass
+class RunSummary:
+    """What a run did: videos finished now, skipped as already done, and failures."""
+
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def use_gpu(device: str) -> bool:
+    """Whether the workers run the engine on CUDA."""
+    return device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+
+
+@contextlib.contextmanager
+def connect(options: ClusterOptions) -> Iterator[Any]:
+    """A distributed.Client on the scheduler asked for, or on a new LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    if options.scheduler or options.scheduler_file:
+        with Client(options.scheduler, scheduler_file=options.scheduler_file) as client:
+            yield client
+        return
+    gpus = torch.cuda.device_count() if use_gpu(options.device) else 0
+    workers = options.workers or gpus or max(1, min(4, (os.cpu_count() or 2) // 2))
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                     resources={"GPU": 1} if gpus else None, dashboard_address=":0",
+                     env={"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))})
+        as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
+
+
+def run_extraction(
+    tasks: list[VideoTask],
+    root: str,
+    settings: ExtractSettings,
+    options: ClusterOptions,
+    pack: str = "folder",
+    overwrite: bool = False,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> RunSummary:
+    """Extract every task not already done; write videos.txt, failures.jsonl, flowpipe.json."""
+    store = DatasetStore(root, pack)
+    wanted = settings.as_dict()
+    finished = {} if overwrite else store.list_done()
+    summary = RunSummary()
+    todo = []
+    for task in tasks:
+        meta = finished.get(task.video_id)
+        if meta is not None and meta.get("settings") == wanted:
+            summary.skipped.append(task.video_id)
+        else:
+            todo.append(task)
+    store.clear_failures(keep=lambda r: r.get("video_id") not in {t.video_id for t in tasks})
+    if todo:
+        _submit_all(todo, root, settings, options, pack, summary, progress, echo)
+    _write_dataset_files(store, tasks, settings, summary)
+    return summary
+
+
+def _submit_all(
+    todo: list[VideoTask], root: str, settings: ExtractSettings, options: ClusterOptions,
+    pack: str, summary: RunSummary, progress: bool, echo: Callable[[str], None],
+) -> None:  # fmt: skip
+    from distributed import as_completed
+
+    store = DatasetStore(root, pack)
+    resources = {"GPU": 1} if use_gpu(options.device) else None
+    with connect(options) as client:
+        echo(f"dashboard: {client.dashboard_link}")
+        futures = {
+            client.submit(extract_video, task, settings, root, pack, options.device, options.batch,
+                          key=f"extract-{task.video_id}", retries=options.retries,
+                          resources=resources, pure=False): task
+            for task in todo
+        }  # fmt: skip
+        bar = tqdm(total=len(futures), unit="video", disable=not progress)
+        try:
+            for future in as_completed(futures):
+                task = futures[future]
+                result = _result(future, task)
+                if result["status"] == "done":
+                    summary.done.append(task.video_id)
+                else:
+                    summary.failed.append(result)
+                    store.append_failure(result)
+                    echo(f"failed: {result['path']}: {result['message']}")
+                bar.update()
+        except KeyboardInterrupt:
+            client.cancel(list(futures))
+            raise
+        finally:
+            bar.close()
+
+
+def _result(future: Any, task: VideoTask) -> dict[str, Any]:
+    try:
+        return future.result()
+    except Exception as err:  # a task that crashed its workers retries times
+        return failure_record(task, err)
+
+
+def _write_dataset_files(
+    store: DatasetStore, tasks: list[VideoTask], settings: ExtractSettings, summary: RunSummary
+) -> None:
+    finished = store.list_done()
+    rows = [(vid, int(meta["flows"]), meta.get("label")) for vid, meta in sorted(finished.items())]
+    store.write_video_list(rows)
+    store.write_manifest({
+        "flowpipe_version": __version__,
+        "settings": settings.as_dict(),
+        "counts": {"videos": len(finished), "flows": sum(r[1] for r in rows),
+                   "failures": len(store.read_failures())},
+    })  # fmt: skip

@@ -1,0 +1,248 @@
+"""One video end to end, the unit of work of `flowpipe extract`.
+
+Decode (a thread, ahead of the solver), TV-L1 forward and backward flow in large batches on the
+engine, quantisation on the engine's device, JPEG encoding in a thread pool, then the video's
+files and, last, its meta.json. Errors a user's input causes come back as a failure record
+rather than an exception, so Dask does not retry them; a crash of the worker is retried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from flowpipe import __version__
+from flowpipe.codec import (
+    DEFAULT_BOUND,
+    DEFAULT_QUALITY,
+    decode_jpeg,
+    dequantize,
+    encode_jpeg,
+    encode_rgb_jpeg,
+    quantize,
+)
+from flowpipe.flow import TVL1Params, tvl1_flow
+from flowpipe.store import FORMAT_VERSION, DatasetStore, backward_names, flow_names, image_name
+from flowpipe.video import Resize, VideoError, probe, read_chunks, to_gray
+
+DEFAULT_BATCH = 16
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """Everything that determines the output; a finished video is redone when these change."""
+
+    params: TVL1Params = field(default_factory=TVL1Params)
+    bound: float = DEFAULT_BOUND
+    quality: int = DEFAULT_QUALITY
+    backward: bool = True
+    rgb: bool = False
+    resize: Resize = field(default_factory=Resize)
+    fps: float | None = None
+    max_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.bound > 0:
+            raise ValueError(f"bound must be positive, got {self.bound!r}")
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"JPEG quality must be in 1..100, got {self.quality!r}")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {self.fps!r}")
+        if self.max_frames is not None and self.max_frames < 2:
+            raise ValueError(f"max-frames must be at least 2, got {self.max_frames!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, compared with a finished video's meta.json to decide whether to redo it."""
+        out = dataclasses.asdict(self)
+        out["resize"] = {"size": _listed(self.resize.size), "short_side": self.resize.short_side}
+        out["format_version"] = FORMAT_VERSION
+        return out
+
+
+def _listed(size: tuple[int, int] | None) -> list[int] | None:
+    return None if size is None else list(size)
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    """One input: its path, its dataset id, and its label when the input list gave one."""
+
+    path: str
+    video_id: str
+    label: int | None = None
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage inside one video (the stages overlap, so they can exceed wall)."""
+
+    decode: float = 0.0
+    flow: float = 0.0
+    encode: float = 0.0
+    write: float = 0.0
+    wall: float = 0.0
+
+
+def extract_video(
+    task: VideoTask, settings: ExtractSettings, root: str, pack: str = "folder",
+    device: str = "auto", batch: int = DEFAULT_BATCH,
+) -> dict[str, Any]:  # fmt: skip
+    """Extract one video into the dataset at `root`; returns its meta or a failure record."""
+    try:
+        return _extract(task, settings, DatasetStore(root, pack), device, batch)
+    except (VideoError, ValueError, OSError) as err:
+        return failure_record(task, err)
+
+
+def failure_record(task: VideoTask, err: BaseException) -> dict[str, Any]:
+    """The failures.jsonl line of an input that could not be extracted."""
+    message = " ".join(str(err).split()) or type(err).__name__
+    return {"status": "failed", "path": task.path, "video_id": task.video_id,
+            "error": type(err).__name__, "message": message}  # fmt: skip
+
+
+def _extract(
+    task: VideoTask, settings: ExtractSettings, store: DatasetStore, device: str, batch: int
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    info = probe(task.path)
+    timings = Timings()
+    files: dict[str, bytes] = {}
+    frames = flows = 0
+    quant_check: list[float] = []
+    with ThreadPoolExecutor(max(1, min(8, (os.cpu_count() or 2)))) as pool:
+        pending = []
+        for chunk in _prefetch(read_chunks(task.path, batch + 1, settings.resize, settings.fps,
+                                           settings.max_frames), timings):  # fmt: skip
+            first = frames == 0
+            new = chunk if first else chunk[1:]
+            if settings.rgb:
+                pending += _submit_images(pool, new, frames, settings.quality)
+            frames += len(new)
+            if len(chunk) < 2:
+                continue
+            planes = _flow_planes(to_gray(chunk), settings, device, timings, quant_check)
+            pending += _submit_planes(pool, planes, flows, settings)
+            flows += len(chunk) - 1
+        for job in pending:
+            name, data, seconds = job.result()
+            files[name] = data
+            timings.encode += seconds
+    if flows == 0:
+        raise VideoError(task.path, f"{frames} frame decoded; flow needs at least 2")
+    meta = _meta(task, info, settings, frames, flows, timings, quant_check)
+    t = time.perf_counter()
+    store.write_video(task.video_id, files, meta)
+    timings.write = time.perf_counter() - t
+    timings.wall = time.perf_counter() - start
+    meta["timings"] = dataclasses.asdict(timings)
+    return {"status": "done", **meta}
+
+
+def _prefetch(chunks: Iterator[np.ndarray], timings: Timings) -> Iterator[np.ndarray]:
+    """Decode in a background thread, two chunks ahead, so the solver does not wait on it."""
+    ahead: queue.Queue = queue.Queue(maxsize=2)
+    done = object()
+
+    def produce() -> None:
+        try:
+            t = time.perf_counter()
+            for chunk in chunks:
+                timings.decode += time.perf_counter() - t
+                ahead.put(chunk)
+                t = time.perf_counter()
+            ahead.put(done)
+        except BaseException as err:  # handed to the consumer, raised there
+            ahead.put(err)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := ahead.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def _flow_planes(
+    gray: np.ndarray, settings: ExtractSettings, device: str, timings: Timings,
+    quant_check: list[float],
+) -> np.ndarray:  # fmt: skip
+    """uint8 [directions, pairs, 2, H, W]: forward (and backward) flow, quantised on device."""
+    t = time.perf_counter()
+    frames = torch.from_numpy(gray)
+    prev, nxt = frames[:-1], frames[1:]
+    if settings.backward:
+        prev, nxt = torch.cat([prev, frames[1:]]), torch.cat([nxt, frames[:-1]])
+    flow = tvl1_flow(prev, nxt, params=settings.params, device=device)
+    q = quantize(flow, settings.bound)
+    if not quant_check:
+        quant_check.append(_jpeg_epe(flow[0], q[0], settings))
+    planes = q.view(2 if settings.backward else 1, len(gray) - 1, 2, *gray.shape[1:])
+    timings.flow += time.perf_counter() - t
+    return planes.cpu().numpy()
+
+
+def _jpeg_epe(flow: torch.Tensor, q: torch.Tensor, settings: ExtractSettings) -> float:
+    """Mean end-point error that quantisation + JPEG add to one field (inside the bound)."""
+    clipped = flow.clamp(-settings.bound, settings.bound).cpu().numpy()
+    decoded = np.stack([decode_jpeg(encode_jpeg(c, settings.quality)) for c in q.cpu().numpy()])
+    back = dequantize(decoded, settings.bound)
+    return float(np.sqrt(((back - clipped) ** 2).sum(axis=0)).mean())
+
+
+def _submit_planes(
+    pool: ThreadPoolExecutor, planes: np.ndarray, offset: int, settings: ExtractSettings
+) -> list:
+    jobs = []
+    for direction, names in zip(planes, (flow_names, backward_names), strict=False):
+        for i, (x, y) in enumerate(direction):
+            name_x, name_y = names(offset + i + 1)
+            jobs.append(pool.submit(_named, name_x, encode_jpeg, x, settings.quality))
+            jobs.append(pool.submit(_named, name_y, encode_jpeg, y, settings.quality))
+    return jobs
+
+
+def _submit_images(
+    pool: ThreadPoolExecutor, images: np.ndarray, offset: int, quality: int
+) -> list:
+    return [
+        pool.submit(_named, image_name(offset + i + 1), encode_rgb_jpeg, img, quality)
+        for i, img in enumerate(images)
+    ]
+
+
+def _named(name: str, encode: Any, image: np.ndarray, quality: int) -> tuple[str, bytes, float]:
+    start = time.perf_counter()
+    data = encode(image, quality)
+    return name, data, time.perf_counter() - start
+
+
+def _meta(
+    task: VideoTask, info: Any, settings: ExtractSettings, frames: int, flows: int,
+    timings: Timings, quant_check: list[float],
+) -> dict[str, Any]:  # fmt: skip
+    width, height = settings.resize.output_size(info.width, info.height)
+    return {
+        "video_id": task.video_id,
+        "source": str(Path(task.path)),
+        "label": task.label,
+        "frames": frames,
+        "flows": flows,
+        "fps": settings.fps or info.fps,
+        "source_size": [info.width, info.height],
+        "size": [width, height],
+        "settings": settings.as_dict(),
+        "quantization_jpeg_epe": quant_check[0] if quant_check else None,
+        "timings": dataclasses.asdict(timings),
+        "flowpipe_version": __version__,
+    }

@@ -1,0 +1,161 @@
+"""`flowpipe extract` on real Dask processes: an external scheduler with two workers on
+loopback (one SIGKILLed mid-job), the embedded LocalCluster, a client killed and re-run, and
+bad inputs mixed with good ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flowpipe.codec import decode_jpeg
+from flowpipe.store import DatasetStore
+from flowpipe.synth import write_dataset
+
+DASK = str(Path(sys.executable).parent / "dask")
+FAST = ["--nscales", "3", "--warps", "2", "--no-progress"]
+
+
+def flowpipe(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "flowpipe", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def wait_for(predicate, timeout: float = 120, what: str = "condition") -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def assert_complete(root: Path, video_id: str, flows: int) -> None:
+    """Every flow file of a finished video exists and decodes."""
+    folder = root / video_id
+    for prefix in ("flow_x", "flow_y", "bflow_x", "bflow_y"):
+        for k in range(1, flows + 1):
+            assert decode_jpeg((folder / f"{prefix}_{k:05d}.jpg").read_bytes()).ndim == 2
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    root = write_dataset(tmp_path_factory.mktemp("synth"), videos_per_class=1, frames=10,
+                         size=(96, 72), seed=1)  # fmt: skip
+    return root / "videos"
+
+
+@pytest.fixture()
+def scheduler(tmp_path: Path):
+    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1."""
+    file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]  # fmt: skip
+    wait_for(file.exists, what="the scheduler file")
+    workers = [subprocess.Popen([DASK, "worker", "--scheduler-file", str(file), "--nthreads", "1",
+                                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]  # fmt: skip
+    procs += workers
+    from distributed import Client
+
+    with Client(scheduler_file=str(file), timeout=60) as client:
+        client.wait_for_workers(2, timeout=120)
+    yield file, workers
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_external_cluster_survives_a_killed_worker(videos: Path, scheduler, tmp_path) -> None:
+    file, workers = scheduler
+    out = tmp_path / "out"
+    proc = flowpipe("extract", str(videos), "-o", str(out), "--scheduler-file", str(file),
+                    "--device", "cpu", *FAST)  # fmt: skip
+    wait_for(lambda: any(out.rglob("meta.json")), what="a first finished video")
+    workers[0].send_signal(signal.SIGKILL)
+    code, stdout, stderr = finish(proc)
+    assert code == 0, stderr
+    done = DatasetStore(str(out)).list_done()
+    assert len(done) == 8
+    for video_id, meta in done.items():
+        assert meta["flows"] == 9
+        assert_complete(out, video_id, 9)
+    assert len((out / "videos.txt").read_text().splitlines()) == 8
+
+
+@pytest.mark.slow
+def test_killed_client_rerun_redoes_only_unfinished(videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = flowpipe("extract", str(videos), "-o", str(out), "--workers", "1", "--device", "cpu",
+                    *FAST, start_new_session=True)  # fmt: skip
+    wait_for(lambda: len(list(out.rglob("meta.json"))) >= 2, timeout=300, what="two videos")
+    os.killpg(proc.pid, signal.SIGKILL)  # the client and its local cluster, mid-job
+    proc.wait()
+    first = DatasetStore(str(out)).list_done()
+    assert 2 <= len(first) < 8
+    for video_id, meta in first.items():  # nothing partial is listed as done
+        assert_complete(out, video_id, meta["flows"])
+    stamps = {p: p.stat().st_mtime_ns for v in first for p in (out / v).iterdir()}
+    code, stdout, stderr = finish(flowpipe("extract", str(videos), "-o", str(out), "--workers",
+                                           "1", "--device", "cpu", *FAST))  # fmt: skip
+    assert code == 0, stderr
+    assert f"{8 - len(first)} extracted, {len(first)} already done, 0 failed" in stdout
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())
+    assert len(DatasetStore(str(out)).list_done()) == 8
+
+
+def test_bad_inputs_fail_alone_and_exit_1(videos: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    good = sorted(videos.rglob("*.mp4"))
+    shutil.copy(good[0], inputs / "clip één.mp4")  # spaces and non-ASCII letters
+    data = good[1].read_bytes()
+    (inputs / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (inputs / "empty.mp4").write_bytes(b"")
+    (inputs / "notes.mp4").write_text("not a video")
+    out = tmp_path / "out"
+    code, stdout, stderr = finish(flowpipe("extract", str(inputs), str(tmp_path / "missing.avi"),
+                                           "-o", str(out), "--workers", "1", "--device", "cpu",
+                                           *FAST))  # fmt: skip
+    assert code == 1, stderr
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    failed = {Path(f["path"]).name for f in failures}
+    assert {"empty.mp4", "notes.mp4", "missing.avi"} <= failed
+    assert "clip één.mp4" not in failed
+    assert "Traceback" not in stderr
+    for name in failed:
+        assert sum(name in line for line in stderr.splitlines()) == 1  # one line on screen each
+    done = DatasetStore(str(out)).list_done()
+    assert "clip één" in done
+    assert_complete(out, "clip één", done["clip één"]["flows"])
+    command = [sys.executable, "-m", "flowpipe", "info", str(out)]
+    info = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    assert info["videos"] == len(done) and info["failures"] == len(failures)
+    assert info["ratio_to_float32"] > 10 and 0 < info["quantization_jpeg_epe_px"] < 0.16
+
+
+def test_duplicate_video_ids_are_refused_before_starting(videos: Path, tmp_path: Path) -> None:
+    clip = sorted(videos.rglob("*.mp4"))[0]
+    (tmp_path / "a").mkdir()
+    shutil.copy(clip, tmp_path / "a" / "same.mp4")
+    shutil.copy(clip, tmp_path / "same.avi")
+    code, stdout, stderr = finish(flowpipe("extract", str(tmp_path / "a" / "same.mp4"),
+                                           str(tmp_path / "same.avi"), "-o",
+                                           str(tmp_path / "out"), *FAST))  # fmt: skip
+    assert code == 2 and "two inputs map to video id 'same'" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

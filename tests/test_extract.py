@@ -1,0 +1,88 @@
+"""One video end to end (the unit of work), called directly: files, round trip, failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from flowpipe.codec import decode_jpeg, dequantize, quantization_step
+from flowpipe.extract import ExtractSettings, VideoTask, extract_video
+from flowpipe.flow import TVL1Params, tvl1_flow
+from flowpipe.store import DatasetStore
+from flowpipe.synth import write_dataset
+from flowpipe.video import Resize, iter_frames, to_gray
+
+FAST = TVL1Params(nscales=3, warps=2)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    root = write_dataset(tmp_path_factory.mktemp("synth"), videos_per_class=1, frames=7,
+                         size=(64, 48), classes=["rotate_cw"], fmt="avi")  # fmt: skip
+    return root / "videos" / "rotate_cw" / "rotate_cw_000.avi"
+
+
+def test_folder_layout_and_round_trip(clip: Path, tmp_path: Path) -> None:
+    settings = ExtractSettings(params=FAST, rgb=True)
+    result = extract_video(VideoTask(str(clip), "a/clip"), settings, str(tmp_path), batch=4)
+    assert result["status"] == "done" and result["frames"] == 7 and result["flows"] == 6
+    folder = tmp_path / "a" / "clip"
+    names = sorted(p.name for p in folder.iterdir())
+    for prefix in ("flow_x", "flow_y", "bflow_x", "bflow_y"):
+        assert [n for n in names if n.startswith(prefix + "_")] == [
+            f"{prefix}_{k:05d}.jpg" for k in range(1, 7)
+        ]
+    assert [n for n in names if n.startswith("img_")] == [f"img_{k:05d}.jpg" for k in range(1, 8)]
+    assert "meta.json" in names
+    gray = to_gray(np.stack(list(iter_frames(clip))))
+    truth = tvl1_flow(gray[2], gray[3], params=FAST)[0].clamp(-20, 20).numpy()
+    x = dequantize(decode_jpeg((folder / "flow_x_00003.jpg").read_bytes()), 20.0)
+    y = dequantize(decode_jpeg((folder / "flow_y_00003.jpg").read_bytes()), 20.0)
+    epe = np.sqrt((x - truth[0]) ** 2 + (y - truth[1]) ** 2).mean()
+    assert epe < quantization_step(20.0)  # quantisation + JPEG add less than one step
+    assert 0 < result["quantization_jpeg_epe"] < quantization_step(20.0)
+    back = tvl1_flow(gray[3], gray[2], params=FAST)[0].clamp(-20, 20).numpy()
+    bx = dequantize(decode_jpeg((folder / "bflow_x_00003.jpg").read_bytes()), 20.0)
+    assert np.abs(bx - back[0]).mean() < quantization_step(20.0)
+
+
+def test_batch_size_does_not_change_the_output(clip: Path, tmp_path: Path) -> None:
+    settings = ExtractSettings(params=FAST, backward=False)
+    for batch, out in ((2, "b2"), (16, "b16")):
+        extract_video(VideoTask(str(clip), "clip"), settings, str(tmp_path / out), batch=batch)
+    for k in range(1, 7):
+        a = (tmp_path / "b2" / "clip" / f"flow_x_{k:05d}.jpg").read_bytes()
+        b = (tmp_path / "b16" / "clip" / f"flow_x_{k:05d}.jpg").read_bytes()
+        assert np.abs(decode_jpeg(a).astype(int) - decode_jpeg(b)).max() <= 1
+    assert not list((tmp_path / "b2" / "clip").glob("bflow_*"))
+
+
+def test_zip_layout_resize_and_max_frames(clip: Path, tmp_path: Path) -> None:
+    settings = ExtractSettings(params=FAST, resize=Resize(size=(32, 24)), max_frames=4)
+    result = extract_video(VideoTask(str(clip), "clip"), settings, str(tmp_path), pack="zip")
+    assert result["flows"] == 3 and result["size"] == [32, 24]
+    store = DatasetStore(str(tmp_path), "zip")
+    assert decode_jpeg(store.read_file("clip", "flow_x_00003.jpg")).shape == (24, 32)
+    assert store.is_done("clip", settings.as_dict())
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "text", "one_frame"])
+def test_bad_video_is_a_failure_record(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "bad.mp4"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("this is not a video\n")
+    elif kind == "one_frame":
+        path = tmp_path / "one.avi"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 24))
+        writer.write(np.full((24, 32, 3), 128, np.uint8))
+        writer.release()
+    result = extract_video(VideoTask(str(path), "bad"), ExtractSettings(params=FAST),
+                           str(tmp_path / "out"))  # fmt: skip
+    assert result["status"] == "failed" and str(path) in result["message"]
+    assert "\n" not in result["message"]
+    assert not (tmp_path / "out" / "bad" / "meta.json").exists()
