@@ -79,7 +79,6 @@ def scheduler(tmp_path: Path):
         proc.wait()
 
 
-@pytest.mark.slow
 def test_external_cluster_survives_a_killed_worker(videos: Path, scheduler, tmp_path) -> None:
     file, workers = scheduler
     out = tmp_path / "out"
@@ -97,7 +96,6 @@ def test_external_cluster_survives_a_killed_worker(videos: Path, scheduler, tmp_
     assert len((out / "videos.txt").read_text().splitlines()) == 8
 
 
-@pytest.mark.slow
 def test_killed_client_rerun_redoes_only_unfinished(videos: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = flowpipe("extract", str(videos), "-o", str(out), "--workers", "1", "--device", "cpu",
