@@ -268,3 +268,22 @@ def bench_tvl1(**options: Any) -> None:
     result = run_tvl1_benchmark(**options)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+@bench.command("extract")
+@click.option("--max-frames", default=17, show_default=True, type=click.IntRange(min=2),
+              help="frames per clip")  # fmt: skip
+@click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
+@click.option("--tiny-videos", default=500, show_default=True, type=click.IntRange(min=0),
+              help="tiny videos for the scheduler-overhead figure (0: skip)")  # fmt: skip
+@click.option("--data", type=click.Path(file_okay=False), default=None,
+              help="shared test data folder (default: ../shared/data when present)")  # fmt: skip
+@user_errors
+def bench_extract(**options: Any) -> None:
+    """flowpipe extract end to end against a decode -> OpenCV -> cv2.imwrite script."""
+    from flowpipe.bench.extract import run_extract_benchmark
+
+    json.dump(run_extract_benchmark(**options), sys.stdout, indent=2)
+    sys.stdout.write("\n")

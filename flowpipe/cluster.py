@@ -20,6 +20,7 @@ from tqdm import tqdm
 from flowpipe import __version__
 from flowpipe.extract import (
     DEFAULT_BATCH,
+    TORCH_THREADS_ENV,
     ExtractSettings,
     VideoTask,
     extract_video,
@@ -68,7 +69,7 @@ def connect(options: ClusterOptions) -> Iterator[Any]:
     with (
         LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                      resources={"GPU": 1} if gpus else None, dashboard_address=":0",
-                     env={"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))})
+                     env={TORCH_THREADS_ENV: str(max(1, (os.cpu_count() or 1) // workers))})
         as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
@@ -84,8 +85,10 @@ def run_extraction(
     overwrite: bool = False,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    client: Any = None,
 ) -> RunSummary:
-    """Extract every task not already done; write videos.txt, failures.jsonl, flowpipe.json."""
+    """Extract every task not already done; write videos.txt, failures.jsonl, flowpipe.json.
+    Runs on `client` when given, else on the cluster `options` name."""
     store = DatasetStore(root, pack)
     wanted = settings.as_dict()
     finished = {} if overwrite else store.list_done()
@@ -99,44 +102,45 @@ def run_extraction(
             todo.append(task)
     store.clear_failures(keep=lambda r: r.get("video_id") not in {t.video_id for t in tasks})
     if todo:
-        _submit_all(todo, root, settings, options, pack, summary, progress, echo)
+        with contextlib.nullcontext(client) if client else connect(options) as active:
+            _submit_all(active, todo, root, settings, options, pack, summary, progress, echo)
     _write_dataset_files(store, tasks, settings, summary)
     return summary
 
 
 def _submit_all(
-    todo: list[VideoTask], root: str, settings: ExtractSettings, options: ClusterOptions,
-    pack: str, summary: RunSummary, progress: bool, echo: Callable[[str], None],
+    client: Any, todo: list[VideoTask], root: str, settings: ExtractSettings,
+    options: ClusterOptions, pack: str, summary: RunSummary, progress: bool,
+    echo: Callable[[str], None],
 ) -> None:  # fmt: skip
     from distributed import as_completed
 
     store = DatasetStore(root, pack)
     resources = {"GPU": 1} if use_gpu(options.device) else None
-    with connect(options) as client:
-        echo(f"dashboard: {client.dashboard_link}")
-        futures = {
-            client.submit(extract_video, task, settings, root, pack, options.device, options.batch,
-                          key=f"extract-{task.video_id}", retries=options.retries,
-                          resources=resources, pure=False): task
-            for task in todo
-        }  # fmt: skip
-        bar = tqdm(total=len(futures), unit="video", disable=not progress)
-        try:
-            for future in as_completed(futures):
-                task = futures[future]
-                result = _result(future, task)
-                if result["status"] == "done":
-                    summary.done.append(task.video_id)
-                else:
-                    summary.failed.append(result)
-                    store.append_failure(result)
-                    echo(f"failed: {result['path']}: {result['message']}")
-                bar.update()
-        except KeyboardInterrupt:
-            client.cancel(list(futures))
-            raise
-        finally:
-            bar.close()
+    echo(f"dashboard: {client.dashboard_link}")
+    futures = {
+        client.submit(extract_video, task, settings, root, pack, options.device, options.batch,
+                      key=f"extract-{task.video_id}", retries=options.retries,
+                      resources=resources, pure=False): task
+        for task in todo
+    }  # fmt: skip
+    bar = tqdm(total=len(futures), unit="video", disable=not progress)
+    try:
+        for future in as_completed(futures):
+            task = futures[future]
+            result = _result(future, task)
+            if result["status"] == "done":
+                summary.done.append(task.video_id)
+            else:
+                summary.failed.append(result)
+                store.append_failure(result)
+                echo(f"failed: {result['path']}: {result['message']}")
+            bar.update()
+    except KeyboardInterrupt:
+        client.cancel(list(futures))
+        raise
+    finally:
+        bar.close()
 
 
 def _result(future: Any, task: VideoTask) -> dict[str, Any]:

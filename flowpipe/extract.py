@@ -37,6 +37,9 @@ from flowpipe.store import FORMAT_VERSION, DatasetStore, backward_names, flow_na
 from flowpipe.video import Resize, VideoError, probe, read_chunks, to_gray
 
 DEFAULT_BATCH = 16
+# Torch threads for a worker process, set by the cluster that starts it (Dask's nanny pins
+# OpenMP to one thread per worker, which would leave the engine on one core).
+TORCH_THREADS_ENV = "FLOWPIPE_TORCH_THREADS"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ def extract_video(
     device: str = "auto", batch: int = DEFAULT_BATCH,
 ) -> dict[str, Any]:  # fmt: skip
     """Extract one video into the dataset at `root`; returns its meta or a failure record."""
+    threads = os.environ.get(TORCH_THREADS_ENV)
+    if threads and torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
     try:
         return _extract(task, settings, DatasetStore(root, pack), device, batch)
     except (VideoError, ValueError, OSError) as err:
@@ -212,9 +218,7 @@ def _submit_planes(
     return jobs
 
 
-def _submit_images(
-    pool: ThreadPoolExecutor, images: np.ndarray, offset: int, quality: int
-) -> list:
+def _submit_images(pool: ThreadPoolExecutor, images: np.ndarray, offset: int, quality: int) -> list:
     return [
         pool.submit(_named, image_name(offset + i + 1), encode_rgb_jpeg, img, quality)
         for i, img in enumerate(images)
