@@ -20,14 +20,14 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/flowpipe synth $(DEMO_OUT)/synth --videos-per-class 1 --frames 4 --size 160x120 \
-		--classes rotate_cw,zoom_in --png
+	$(VENV)/bin/flowpipe synth $(DEMO_OUT)/synth --videos-per-class 1 --frames 12 --size 160x120 --png
+	$(VENV)/bin/flowpipe extract $(DEMO_OUT)/synth/videos -o $(DEMO_OUT)/flow --workers 1 --device cpu
+	$(VENV)/bin/flowpipe info $(DEMO_OUT)/flow
 	$(VENV)/bin/flowpipe flow $(DEMO_OUT)/synth/frames/rotate_cw/rotate_cw_000/img_00001.png \
 		$(DEMO_OUT)/synth/frames/rotate_cw/rotate_cw_000/img_00002.png -o $(DEMO_OUT)/rotate_cw.flo --png
 	$(PY) -c "from flowpipe.io import read_flo, endpoint_error; \
 		print('AEE vs ground truth: %.3f px' % endpoint_error(read_flo('$(DEMO_OUT)/rotate_cw.flo'), \
 		read_flo('$(DEMO_OUT)/synth/flow/rotate_cw/rotate_cw_000/flow_00001.flo')))"
-	$(VENV)/bin/flowpipe bench tvl1 --quick
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow"
@@ -37,6 +37,7 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/flowpipe bench tvl1
+	$(VENV)/bin/flowpipe bench extract
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check flowpipe tests benchmarks

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from flowpipe import __version__
+from flowpipe import SPINCOUNT, __version__
 from flowpipe.extract import (
     DEFAULT_BATCH,
     TORCH_THREADS_ENV,
@@ -66,11 +66,13 @@ def connect(options: ClusterOptions) -> Iterator[Any]:
         return
     gpus = torch.cuda.device_count() if use_gpu(options.device) else 0
     workers = options.workers or gpus or max(1, min(4, (os.cpu_count() or 2) // 2))
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    # Dask's nanny pins OpenMP to one thread per worker; the engine's kernels need the cores,
+    # and its two OpenMP runtimes a short spin (see flowpipe/__init__.py), set before they load.
+    env = {"OMP_NUM_THREADS": threads, TORCH_THREADS_ENV: threads, "GOMP_SPINCOUNT": SPINCOUNT}
     with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                     resources={"GPU": 1} if gpus else None, dashboard_address=":0",
-                     env={TORCH_THREADS_ENV: str(max(1, (os.cpu_count() or 1) // workers))})
-        as cluster,
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
+                     resources={"GPU": 1} if gpus else None, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
         yield client

@@ -69,10 +69,14 @@ def test_zip_layout_resize_and_max_frames(clip: Path, tmp_path: Path) -> None:
     assert store.is_done("clip", settings.as_dict())
 
 
-@pytest.mark.parametrize("kind", ["missing", "empty", "text", "one_frame"])
-def test_bad_video_is_a_failure_record(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind", ["missing", "empty", "text", "one_frame", "truncated_avi"])
+def test_bad_video_is_a_failure_record(tmp_path: Path, kind: str, clip: Path) -> None:
     path = tmp_path / "bad.mp4"
-    if kind == "empty":
+    if kind == "truncated_avi":
+        path = tmp_path / "cut.avi"
+        data = clip.read_bytes()
+        path.write_bytes(data[: len(data) * 2 // 5])
+    elif kind == "empty":
         path.write_bytes(b"")
     elif kind == "text":
         path.write_text("this is not a video\n")
