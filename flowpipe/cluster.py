@@ -106,7 +106,7 @@ def run_extraction(
     if todo:
         with contextlib.nullcontext(client) if client else connect(options) as active:
             _submit_all(active, todo, root, settings, options, pack, summary, progress, echo)
-    _write_dataset_files(store, tasks, settings, summary)
+    _write_dataset_files(store, settings)
     return summary
 
 
@@ -152,9 +152,8 @@ def _result(future: Any, task: VideoTask) -> dict[str, Any]:
         return failure_record(task, err)
 
 
-def _write_dataset_files(
-    store: DatasetStore, tasks: list[VideoTask], settings: ExtractSettings, summary: RunSummary
-) -> None:
+def _write_dataset_files(store: DatasetStore, settings: ExtractSettings) -> None:
+    """videos.txt and flowpipe.json from the finished videos (their meta.json is the truth)."""
     finished = store.list_done()
     rows = [(vid, int(meta["flows"]), meta.get("label")) for vid, meta in sorted(finished.items())]
     store.write_video_list(rows)

@@ -98,6 +98,11 @@ def test_flow_command_writes_flo_and_picture(synth_root: Path, tmp_path: Path) -
         (["synth", "out", "--size", "12"], "--size"),
         (["synth", "out", "--classes", "jump"], "jump"),
         (["bogus"], "No such command"),
+        (["info", "nodata"], "not a flowpipe dataset"),
+        (["extract", "-o", "out"], "give at least one video"),
+        (["extract", "big.png", "-o", "out", "--bound", "-1"], "--bound"),
+        (["extract", "big.png", "-o", "out", "--quality", "101"], "--quality"),
+        (["extract", "big.png", "-o", "out", "--list", "nolist.txt"], "no such list file"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, args: list[str], text: str) -> None:
@@ -105,13 +110,13 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, args: list[str], text:
     cv2.imwrite(str(tmp_path / "big.png"), np.zeros((24, 30), np.uint8))
     (tmp_path / "notes.png").write_text("not an image")
     assert_one_line_error(run(*args, cwd=tmp_path), 2, text)
-    assert not (tmp_path / "x.flo").exists()
+    assert not (tmp_path / "x.flo").exists() and not (tmp_path / "out").exists()
 
 
 def test_help_lists_the_commands() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("flow", "synth", "bench"):
+    for command in ("flow", "synth", "bench", "extract", "info"):
         assert command in result.stdout
 
 
