@@ -20,6 +20,7 @@ from tqdm import tqdm
 from flowpipe import SPINCOUNT, __version__
 from flowpipe.extract import (
     DEFAULT_BATCH,
+    PROGRESS_TOPIC,
     TORCH_THREADS_ENV,
     ExtractSettings,
     VideoTask,
@@ -88,9 +89,11 @@ def run_extraction(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     client: Any = None,
+    on_frames: Callable[[int], None] = lambda frames: None,
 ) -> RunSummary:
     """Extract every task not already done; write videos.txt, failures.jsonl, flowpipe.json.
-    Runs on `client` when given, else on the cluster `options` name."""
+    Runs on `client` when given, else on the cluster `options` names; `on_frames` hears
+    the frames the workers finish, as they go (the frame progress bar shows the same)."""
     store = DatasetStore(root, pack)
     wanted = settings.as_dict()
     finished = {} if overwrite else store.list_done()
@@ -105,7 +108,8 @@ def run_extraction(
     store.clear_failures(keep=lambda r: r.get("video_id") not in {t.video_id for t in tasks})
     if todo:
         with contextlib.nullcontext(client) if client else connect(options) as active:
-            _submit_all(active, todo, root, settings, options, pack, summary, progress, echo)
+            _submit_all(active, todo, root, settings, options, pack, summary, progress, echo,
+                        on_frames)  # fmt: skip
     _write_dataset_files(store, settings)
     return summary
 
@@ -113,7 +117,7 @@ def run_extraction(
 def _submit_all(
     client: Any, todo: list[VideoTask], root: str, settings: ExtractSettings,
     options: ClusterOptions, pack: str, summary: RunSummary, progress: bool,
-    echo: Callable[[str], None],
+    echo: Callable[[str], None], on_frames: Callable[[int], None],
 ) -> None:  # fmt: skip
     from distributed import as_completed
 
@@ -126,7 +130,9 @@ def _submit_all(
                       resources=resources, pure=False): task
         for task in todo
     }  # fmt: skip
-    bar = tqdm(total=len(futures), unit="video", disable=not progress)
+    bar = tqdm(total=len(futures), unit="video", disable=not progress, position=0)
+    frames = tqdm(unit="frame", disable=not progress, position=1)
+    client.subscribe_topic(PROGRESS_TOPIC, lambda event: _count_frames(event, frames, on_frames))
     try:
         for future in as_completed(futures):
             task = futures[future]
@@ -142,7 +148,15 @@ def _submit_all(
         client.cancel(list(futures))
         raise
     finally:
+        client.unsubscribe_topic(PROGRESS_TOPIC)
+        frames.close()
         bar.close()
+
+
+def _count_frames(event: tuple[float, int], bar: Any, on_frames: Callable[[int], None]) -> None:
+    """A worker's progress event: (time, frames done since its last event)."""
+    bar.update(event[1])
+    on_frames(event[1])
 
 
 def _result(future: Any, task: VideoTask) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +44,8 @@ DEFAULT_BATCH = 16
 # Torch threads for a worker process, set by the cluster that starts it (Dask's nanny pins
 # OpenMP to one thread per worker, which would leave the engine on one core).
 TORCH_THREADS_ENV = "FLOWPIPE_TORCH_THREADS"
+# The Dask event topic on which workers report frames done.
+PROGRESS_TOPIC = "flowpipe-frames"
 # glibc mallopt parameters (malloc.h) and the values restored in workers.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MALLOC_KEEP_BYTES = 1 << 30
@@ -114,7 +116,8 @@ def extract_video(
     """Extract one video into the dataset at `root`; returns its meta or a failure record."""
     configure_worker_process()
     try:
-        return _extract(task, settings, DatasetStore(root, pack), device, batch)
+        store = DatasetStore(root, pack)
+        return _extract(task, settings, store, device, batch, _progress_reporter())
     except (VideoError, ValueError, OSError) as err:
         return failure_record(task, err)
 
@@ -142,9 +145,22 @@ def failure_record(task: VideoTask, err: BaseException) -> dict[str, Any]:
             "error": type(err).__name__, "message": message}  # fmt: skip
 
 
+def _progress_reporter() -> Callable[[int], None]:
+    """Inside a Dask worker: report frames done as events on PROGRESS_TOPIC (the client's
+    frame bar subscribes to them); elsewhere, nothing."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return lambda frames: None
+    return lambda frames: worker.log_event(PROGRESS_TOPIC, frames)
+
+
 def _extract(
-    task: VideoTask, settings: ExtractSettings, store: DatasetStore, device: str, batch: int
-) -> dict[str, Any]:
+    task: VideoTask, settings: ExtractSettings, store: DatasetStore, device: str, batch: int,
+    report: Callable[[int], None],
+) -> dict[str, Any]:  # fmt: skip
     start = time.perf_counter()
     info = probe(task.path)
     timings = Timings()
@@ -165,6 +181,7 @@ def _extract(
             planes = _flow_planes(to_gray(chunk), settings, device, timings, quant_check)
             pending += _submit_planes(pool, planes, flows, settings)
             flows += len(chunk) - 1
+            report(len(new))
         for job in pending:
             name, data, seconds = job.result()
             files[name] = data

@@ -157,3 +157,20 @@ def test_duplicate_video_ids_are_refused_before_starting(videos: Path, tmp_path:
     assert code == 2 and "two inputs map to video id 'same'" in stderr
     assert len(stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_workers_report_frames_as_they_go(videos: Path, tmp_path: Path) -> None:
+    from flowpipe.cluster import ClusterOptions, run_extraction
+    from flowpipe.extract import ExtractSettings, VideoTask
+    from flowpipe.flow import TVL1Params
+
+    clips = sorted(videos.rglob("*.mp4"))[:2]
+    tasks = [VideoTask(str(c), c.stem) for c in clips]
+    seen: list[int] = []
+    summary = run_extraction(tasks, str(tmp_path / "out"),
+                             ExtractSettings(params=TVL1Params(nscales=2, warps=1)),
+                             ClusterOptions(workers=1, device="cpu", batch=4), progress=False,
+                             echo=lambda _: None, on_frames=seen.append)  # fmt: skip
+    assert sorted(summary.done) == sorted(t.video_id for t in tasks)
+    assert len(seen) >= 2 and all(n > 0 for n in seen)  # several chunks per 10-frame video
+    assert sum(seen) <= 20
