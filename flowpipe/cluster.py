@@ -105,27 +105,28 @@ def run_extraction(
             summary.skipped.append(task.video_id)
         else:
             todo.append(task)
-    store.clear_failures(keep=lambda r: r.get("video_id") not in {t.video_id for t in tasks})
+    ids = {t.video_id for t in tasks}
+    store.clear_failures(keep=lambda r: r.get("video_id") not in ids)
     if todo:
         with contextlib.nullcontext(client) if client else connect(options) as active:
-            _submit_all(active, todo, root, settings, options, pack, summary, progress, echo,
+            _submit_all(active, todo, store, settings, options, summary, progress, echo,
                         on_frames)  # fmt: skip
     _write_dataset_files(store, settings)
     return summary
 
 
 def _submit_all(
-    client: Any, todo: list[VideoTask], root: str, settings: ExtractSettings,
-    options: ClusterOptions, pack: str, summary: RunSummary, progress: bool,
+    client: Any, todo: list[VideoTask], store: DatasetStore, settings: ExtractSettings,
+    options: ClusterOptions, summary: RunSummary, progress: bool,
     echo: Callable[[str], None], on_frames: Callable[[int], None],
 ) -> None:  # fmt: skip
     from distributed import as_completed
 
-    store = DatasetStore(root, pack)
     resources = {"GPU": 1} if use_gpu(options.device) else None
     echo(f"dashboard: {client.dashboard_link}")
     futures = {
-        client.submit(extract_video, task, settings, root, pack, options.device, options.batch,
+        client.submit(extract_video, task, settings, store.url, store.pack, options.device,
+                      options.batch,
                       key=f"extract-{task.video_id}", retries=options.retries,
                       resources=resources, pure=False): task
         for task in todo

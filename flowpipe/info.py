@@ -19,12 +19,11 @@ def dataset_summary(root: str) -> dict[str, Any]:
     done = store.list_done()
     if manifest is None and not done:
         raise ValueError(f"{root}: not a flowpipe dataset (no flowpipe.json and no finished video)")
-    fields = sum(m["flows"] * (2 if m["settings"]["backward"] else 1) for m in done.values())
+    fields = {vid: m["flows"] * (2 if m["settings"]["backward"] else 1) for vid, m in done.items()}
     float_bytes = sum(
-        m["flows"] * (2 if m["settings"]["backward"] else 1) * 2 * FLOAT32_BYTES
-        * m["size"][0] * m["size"][1]
-        for m in done.values()
-    )  # fmt: skip
+        n * 2 * FLOAT32_BYTES * done[vid]["size"][0] * done[vid]["size"][1]
+        for vid, n in fields.items()
+    )
     used = store.bytes_used()
     errors = [m["quantization_jpeg_epe"] for m in done.values() if m.get("quantization_jpeg_epe")]
     failures = store.read_failures()
@@ -33,7 +32,7 @@ def dataset_summary(root: str) -> dict[str, Any]:
         "videos": len(done),
         "frames": sum(m["frames"] for m in done.values()),
         "flows": sum(m["flows"] for m in done.values()),
-        "flow_fields": fields,
+        "flow_fields": sum(fields.values()),
         "failures": len(failures),
         "failed_inputs": [f"{f['path']}: {f['message']}" for f in failures],
         "bytes": used,
