@@ -1,0 +1,1 @@
+"""Training, evaluation and late fusion of the action-recognition streams."""
