@@ -111,9 +111,13 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise ValueError(f"{path}: not a score file (not an npz archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
+            arrays = {key: npz[key] for key in npz.files}
     except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise ValueError(f"{path}: unreadable score file: {err}") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # np.load returns non-.npy members as bytes
+            raise ValueError(f"{path}: unreadable score file: {key} is not a numpy array")
+    return arrays
 
 
 def load_scores(path: str | os.PathLike) -> VideoScores:
