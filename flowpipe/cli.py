@@ -287,3 +287,37 @@ def bench_extract(**options: Any) -> None:
 
     json.dump(run_extract_benchmark(**options), sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def _number_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list | None:
+    """click callback: '1,2.5' -> [1.0, 2.5]."""
+    if value is None:
+        return None
+    try:
+        return [float(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected comma-separated numbers such as 1,2, got {value!r}"
+        ) from None
+
+
+@cli.command()
+@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FUSED.npz")
+@click.option("--method", type=click.Choice(["average", "svm"]), default="average",
+              show_default=True)  # fmt: skip
+@click.option("--weights", callback=_number_list, help="average: one weight per file, e.g. 1,2")
+@click.option("--train-scores", help="svm: the streams' training-set score files, comma-separated,"
+              " in the order of SCORES")  # fmt: skip
+@click.option("--svm-c", default=1.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="the SVM's C")  # fmt: skip
+@user_errors
+def fuse(scores: tuple[str, ...], output: str, method: str, weights: list[float] | None,
+         train_scores: str | None, svm_c: float) -> None:  # fmt: skip
+    """Late fusion of test-set score files (one per stream) into FUSED.npz; prints JSON metrics."""
+    from flowpipe.train.fusion import fuse_score_files
+
+    train = train_scores.split(",") if train_scores else None
+    summary = fuse_score_files(scores, output, method, weights, train, svm_c)
+    json.dump(summary, sys.stdout, indent=2)
+    sys.stdout.write("\n")
