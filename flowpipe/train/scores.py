@@ -77,6 +77,8 @@ def _check(vs: VideoScores) -> None:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write data to path through a temp file in the same folder and os.replace: no partial file."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"folder not found: {path.parent} (for {path.name})")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -53,9 +53,11 @@ def test_inconsistent_fields_are_refused() -> None:
         VideoScores(**vars(example()) | {"class_names": ["a", "b"]})
 
 
-def test_missing_file_is_file_not_found(tmp_path: Path) -> None:
+def test_missing_file_or_folder_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="score file not found: .*nothere.npz"):
         load_scores(tmp_path / "nothere.npz")
+    with pytest.raises(FileNotFoundError, match=r"folder not found: .*nodir \(for s\.npz\)"):
+        save_scores(tmp_path / "nodir" / "s.npz", example())
 
 
 def test_not_an_npz_names_the_file(tmp_path: Path) -> None:
