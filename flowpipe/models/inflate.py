@@ -66,9 +66,9 @@ def transfer_state_dict(
     renames = renames or {}
     targets = model.state_dict()
     source_keys = {key: _renamed(key, renames) for key in targets}
-    if not any(source_keys[key] in state for key in targets):
-        raise ValueError(f"no key matches the model (e.g. {next(iter(source_keys.values()))!r})")
     first, head = input_conv_key(model), classifier_prefix(model)
+    if not any(source_keys[k] in state for k in targets if not k.startswith(head)):
+        raise ValueError(f"no key matches the model's (such as {source_keys[first]!r})")
     result = {}
     for key, target in targets.items():
         source = state.get(source_keys[key])
@@ -76,14 +76,14 @@ def transfer_state_dict(
         if (is_head and skip_classifier) or (source is None and (is_head or _optional(key))):
             continue
         if source is None:
-            raise ValueError(f"checkpoint has no {source_keys[key]!r} (for {key!r})")
+            raise ValueError(f"checkpoint has no {_described(key, source_keys[key])}")
         value = fit_tensor(source, tuple(target.shape), input_conv=key == first)
         if value.shape == target.shape:
             result[key] = value
         elif not is_head:
             raise ValueError(
-                f"{source_keys[key]!r}: checkpoint shape {tuple(source.shape)} does not fit "
-                f"model shape {tuple(target.shape)} ({key!r})"
+                f"{_described(key, source_keys[key])}: checkpoint shape {tuple(source.shape)} "
+                f"does not fit model shape {tuple(target.shape)}"
             )
     return result
 
@@ -109,6 +109,11 @@ def _renamed(key: str, renames: Mapping[str, str]) -> str:
         if key.startswith(old):
             return new + key[len(old) :]
     return key
+
+
+def _described(key: str, source_key: str) -> str:
+    """The checkpoint key, and the model key it fills when they differ, for error messages."""
+    return repr(source_key) if key == source_key else f"{source_key!r} (for {key!r})"
 
 
 def _optional(key: str) -> bool:
