@@ -289,8 +289,10 @@ def write_dataset(
             _write_video(out / "videos" / f"{name}.{fmt}", video.frames, fmt)
             _write_frames(out / "flow" / name, out / "frames" / name, video, save_png)
             labels.append(f"{name}.{fmt} {index}\n")
-    (out / "labels.txt").write_text("".join(labels))
-    (out / "classInd.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(names, 1)))
+    (out / "videos" / "labels.txt").write_text("".join(labels))
+    (out / "videos" / "classInd.txt").write_text(
+        "".join(f"{i} {c}\n" for i, c in enumerate(names, 1))
+    )
     settings = {
         "seed": int(seed),
         "size": [width, height],

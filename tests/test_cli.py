@@ -52,7 +52,7 @@ def test_synth_writes_videos_flows_frames_and_labels(synth_root: Path) -> None:
         "translate_right",
         "zoom_in",
     ]
-    labels = (synth_root / "labels.txt").read_text().splitlines()
+    labels = (synth_root / "videos" / "labels.txt").read_text().splitlines()
     assert labels == ["translate_right/translate_right_000.mp4 0", "zoom_in/zoom_in_000.mp4 1"]
     assert len(list((synth_root / "flow").rglob("*.flo"))) == 4
     assert len(list((synth_root / "frames").rglob("*.png"))) == 6

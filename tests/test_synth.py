@@ -189,11 +189,11 @@ def test_write_dataset(tmp_path, fmt: str, save_png: bool) -> None:
         save_png=save_png,
     )
     assert out == tmp_path / "ds"
-    assert (out / "labels.txt").read_text().splitlines() == [
+    assert (out / "videos" / "labels.txt").read_text().splitlines() == [
         f"zoom_out/zoom_out_000.{fmt} 0",
         f"translate_right/translate_right_000.{fmt} 1",
     ]
-    assert (out / "classInd.txt").read_text() == "1 zoom_out\n2 translate_right\n"
+    assert (out / "videos" / "classInd.txt").read_text() == "1 zoom_out\n2 translate_right\n"
     settings = json.loads((out / "synth.json").read_text())
     assert settings["seed"] == 9 and settings["size"] == [64, 48] and settings["frames"] == 6
     assert settings["fmt"] == fmt and settings["classes"] == classes
