@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from flowpipe.models.inflate import GOOGLENET_RENAMES, transfer_state_dict
+from flowpipe.models.inflate import inflate_state_dict, transfer_state_dict
 from flowpipe.models.registry import check_arch
 
 WRAPPER_KEYS = ("state_dict", "model")
@@ -41,9 +41,9 @@ def load_pretrained(model: nn.Module, path: str, arch: str) -> list[str]:
     """
     check_arch(arch)
     state = read_checkpoint(path)
-    renames = GOOGLENET_RENAMES if arch == "i3d" else None
+    transfer = inflate_state_dict if arch == "i3d" else transfer_state_dict
     try:
-        loaded = transfer_state_dict(state, model, renames)
+        loaded = transfer(state, model)
     except ValueError as e:
         raise ValueError(
             f"{path}: {e} (is it an ImageNet {_source_name(arch)} checkpoint?)"
