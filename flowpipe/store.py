@@ -326,14 +326,15 @@ class DatasetStore:
         names = [_check_member_name(n) if n != META_NAME else n for n in names]
         check_video_id(video_id)
         order = PACKS if self.pack == "folder" else PACKS[::-1]
-        missing = names[0] if names else ""
+        missing = ""
         for layout in order:
             try:
                 if layout == "zip":
                     return self._read_zip_members(video_id, names)
                 return self._read_folder_members(video_id, names)
             except _MissingMember as exc:
-                missing = exc.name
+                missing = missing or exc.name
+        missing = missing or (names[0] if names else "")
         raise FileNotFoundError(f"video {video_id!r}: file {missing!r} not found in {self.url}")
 
     def _read_folder_members(self, video_id: str, names: list[str]) -> list[bytes]:
@@ -342,7 +343,7 @@ class DatasetStore:
         for n in names:
             data = self._read_or_none(self._path(video_id, n))
             if data is None:
-                raise _MissingMember(n)
+                raise _MissingMember(n if self._exists(self._folder(video_id)) else "")
             out.append(data)
         return out
 
@@ -352,7 +353,7 @@ class DatasetStore:
         try:
             f = open(path, "rb") if self._local else self.fs.open(path, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise _MissingMember(names[0] if names else "") from None
+            raise _MissingMember("") from None
         with f, zipfile.ZipFile(f) as zf:
             out = []
             for n in names:
@@ -476,7 +477,8 @@ class DatasetStore:
 
 
 class _MissingMember(Exception):
-    """A member file (its name in .name) absent from one layout of a video."""
+    """A member file (its name in .name; "" when the layout has no such video) absent from one
+    layout of a video."""
 
     def __init__(self, name: str) -> None:
         """Remember the missing name."""

@@ -1,0 +1,261 @@
+"""PyTorch datasets over an extracted flow dataset: flow stacks (two-stream temporal net),
+flow clips (I3D flow stream) and RGB frames (spatial stream).
+
+Training items are one random sample per video per epoch; test items are one (video, τ)
+each, holding every test crop, and `samples[i] = (video index, τ)` says which, so scores are
+averaged per video by the evaluator. Randomness comes from torch's generator, which the
+DataLoader seeds per worker and epoch: runs are reproducible under `torch.manual_seed`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from flowpipe.data.reader import VideoReader
+from flowpipe.data.records import VideoRecord, load_records
+from flowpipe.data.sampling import (
+    SHORT_POLICIES,
+    field_indices,
+    stack_fields,
+    start_range,
+    test_starts,
+    train_starts,
+    window_starts,
+)
+from flowpipe.data.splits import Split
+from flowpipe.data.stacking import chains_of, image_view, simple_stack, trajectory_stack
+from flowpipe.data.transforms import View, test_views, train_view
+
+MODES = ("train", "test")
+STACKINGS = ("simple", "trajectory")
+SCALES = ("pixels", "unit")
+I3D_FLOW_BOUND = 20.0
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+SplitSpec = str | Path | Split | None
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """value if it is one of choices, else a ValueError naming the option."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _positive(name: str, value: int) -> int:
+    """value if it is an int >= 1, else a ValueError naming the option."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def item_rng() -> np.random.Generator:
+    """A numpy generator drawn from torch's (seeded per DataLoader worker and epoch)."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, ())))
+
+
+class VideoDataset(Dataset):
+    """The videos of a split with their labels; subclasses say what an item holds."""
+
+    def __init__(
+        self, root: str | Path, list_file: SplitSpec, mode: str, crop: int, fold: int,
+        subset: str | None, missing: str,
+    ) -> None:  # fmt: skip
+        self.mode = _choice("mode", mode, MODES)
+        self.crop = _positive("crop", crop)
+        self.root = str(root)
+        self.records, self.class_names = load_records(
+            self.root, list_file, fold, subset or mode, missing
+        )
+        self.reader = VideoReader(self.root)
+        self.samples: list[tuple[int, int | None]] = [(v, None) for v in range(len(self.records))]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes of the split."""
+        return len(self.class_names)
+
+    @property
+    def video_ids(self) -> list[str]:
+        """Ids of the videos, in record order."""
+        return [r.video_id for r in self.records]
+
+    @property
+    def labels(self) -> list[int]:
+        """Labels of the videos, in record order."""
+        return [r.label for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def video_of(self, index: int) -> int:
+        """Index (into records) of the video that item `index` comes from."""
+        return self.samples[index][0]
+
+
+class FlowStackDataset(VideoDataset):
+    """Stacks of L flow fields, 2L channels x_1, y_1, x_2, y_2, … (the two-stream temporal net).
+
+    Values are displacements in pixels (dequantised; scaled by the resize of a multi-scale
+    crop) or, with scale="unit", divided by the dataset's bound. subtract_mean removes each
+    displacement field's mean over the crop (the paper's camera-motion compensation).
+    stacking="trajectory" samples along trajectories; bidirectional=True stacks L/2 backward
+    fields before τ then L/2 forward fields from τ. Train items: (float32 [2L, crop, crop] or,
+    with segments=K > 1, [K, 2L, crop, crop], label); test items: ([crops, 2L, crop, crop],
+    label) for each of `test_stacks` evenly spaced τ of each video. Videos with fewer fields
+    than a stack needs follow `short` (see flowpipe.data.sampling).
+    """
+
+    def __init__(
+        self, root: str | Path, list_file: SplitSpec = None, L: int = 10,
+        stacking: str = "simple", bidirectional: bool = False, mode: str = "train",
+        crop: int = 224, scale: str = "pixels", subtract_mean: bool = True,
+        augment: str = "crop", segments: int = 1, test_stacks: int = 25, test_crops: int = 10,
+        short: str = "loop", fold: int = 1, subset: str | None = None, missing: str = "error",
+    ) -> None:  # fmt: skip
+        super().__init__(root, list_file, mode, crop, fold, subset, missing)
+        self.stacking = _choice("stacking", stacking, STACKINGS)
+        self.scale = _choice("scale", scale, SCALES)
+        self.short = _choice("short", short, SHORT_POLICIES)
+        self.augment = augment
+        self.subtract_mean = subtract_mean
+        self.segments = _positive("segments", segments)
+        self.test_crops = test_crops
+        self.fields = stack_fields(_positive("L", L), bidirectional)
+        self.chains = chains_of(self.fields)
+        self._check_lengths()
+        if mode == "test":
+            self.samples = [
+                (v, tau)
+                for v, rec in enumerate(self.records)
+                for tau in test_starts(rec.flows, self.fields, test_stacks)
+            ]
+
+    def _check_lengths(self) -> None:
+        """Fail early (not in a worker) on a short video under short="error"."""
+        for rec in self.records:
+            first, last = start_range(rec.flows, self.fields)
+            if first > last:
+                field_indices(first, self.fields, rec.flows, self.short, rec.video_id)
+            if any(back for _, back in self.fields) and not rec.backward:
+                raise ValueError(f"video {rec.video_id!r} has no backward flow (--no-backward)")
+
+    def stacks(self, rec: VideoRecord, start: int, views: list[View]) -> torch.Tensor:
+        """[len(views), 2L, crop, crop]: the stack at τ=start seen through each view."""
+        indices = field_indices(start, self.fields, rec.flows, self.short, rec.video_id)
+        codes = self.reader.flow_codes(rec, indices)
+        out = []
+        for view in views:
+            if self.stacking == "trajectory":
+                stack = trajectory_stack(codes, rec.bound, view, self.chains)
+            else:
+                stack = simple_stack(codes, rec.bound, view)
+            out.append(self._normalise(stack, rec.bound))
+        return torch.stack(out)
+
+    def _normalise(self, stack: torch.Tensor, bound: float) -> torch.Tensor:
+        """[L, 2, S, S] pixels -> [2L, S, S] with the mean subtracted and the scale applied."""
+        if self.subtract_mean:
+            stack = stack - stack.mean(dim=(-2, -1), keepdim=True)
+        if self.scale == "unit":
+            stack = stack / bound
+        return stack.reshape(-1, *stack.shape[-2:])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        v, tau = self.samples[index]
+        rec = self.records[v]
+        if self.mode == "test":
+            views = test_views(rec.width, rec.height, self.crop, self.test_crops)
+            return self.stacks(rec, tau, views), rec.label
+        rng = item_rng()
+        view = train_view(rng, rec.width, rec.height, self.crop, self.augment)
+        starts = train_starts(rng, rec.flows, self.fields, self.segments)
+        stacks = torch.cat([self.stacks(rec, s, [view]) for s in starts])
+        return (stacks[0] if self.segments == 1 else stacks), rec.label
+
+
+class FlowClipDataset(VideoDataset):
+    """Clips of T consecutive forward flows for I3D: float32 [2, T, crop, crop] in [-1, 1]
+    (flow clipped to ±20 px, then divided by 20, as I3D does), and the label.
+
+    Train: a random τ, random crop (or multi-scale) and mirror (x negated). Test: the whole
+    video in consecutive T-flow windows (`samples[i] = (video, τ)`), centre crop.
+    """
+
+    def __init__(
+        self, root: str | Path, list_file: SplitSpec = None, T: int = 64, mode: str = "train",
+        crop: int = 224, augment: str = "crop", short: str = "loop", fold: int = 1,
+        subset: str | None = None, missing: str = "error",
+    ) -> None:  # fmt: skip
+        super().__init__(root, list_file, mode, crop, fold, subset, missing)
+        self.T = _positive("T", T)
+        self.augment = augment
+        self.short = _choice("short", short, SHORT_POLICIES)
+        self.fields = stack_fields(T, False)
+        for rec in self.records:
+            field_indices(1, self.fields, rec.flows, self.short, rec.video_id)
+        if mode == "test":
+            self.samples = [(v, tau) for v, rec in enumerate(self.records)
+                            for tau in window_starts(rec.flows, T)]  # fmt: skip
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        v, tau = self.samples[index]
+        rec = self.records[v]
+        if self.mode == "test":
+            view = test_views(rec.width, rec.height, self.crop, 1)[0]
+        else:
+            rng = item_rng()
+            view = train_view(rng, rec.width, rec.height, self.crop, self.augment)
+            tau = train_starts(rng, rec.flows, self.fields)[0]
+        indices = field_indices(tau, self.fields, rec.flows, self.short, rec.video_id)
+        stack = simple_stack(self.reader.flow_codes(rec, indices), rec.bound, view)
+        clip = stack.clamp(-I3D_FLOW_BOUND, I3D_FLOW_BOUND) / I3D_FLOW_BOUND
+        return clip.transpose(0, 1).contiguous(), rec.label
+
+
+class FrameDataset(VideoDataset):
+    """Single RGB frames (the `img_` files) for the spatial stream: float32 [3, crop, crop],
+    ImageNet-normalised (normalize=False: 0..1). Train: one random frame, random crop and
+    mirror; test: `test_frames` evenly spaced frames, each item [crops, 3, crop, crop]."""
+
+    def __init__(
+        self, root: str | Path, list_file: SplitSpec = None, mode: str = "train",
+        crop: int = 224, augment: str = "crop", test_frames: int = 25, test_crops: int = 10,
+        normalize: bool = True, fold: int = 1, subset: str | None = None,
+        missing: str = "error",
+    ) -> None:  # fmt: skip
+        super().__init__(root, list_file, mode, crop, fold, subset, missing)
+        self.augment = augment
+        self.test_crops = test_crops
+        self.normalize = normalize
+        no_rgb = [r.video_id for r in self.records if not r.rgb]
+        if no_rgb:
+            raise ValueError(f"video {no_rgb[0]!r} has no RGB frames (extract with --rgb)")
+        if mode == "test":
+            self.samples = [(v, int(round(k))) for v, rec in enumerate(self.records)
+                            for k in np.linspace(1, rec.frames, test_frames)]  # fmt: skip
+
+    def _prepare(self, image: torch.Tensor) -> torch.Tensor:
+        """ImageNet normalisation of a [3, S, S] 0..1 image (when asked)."""
+        if not self.normalize:
+            return image
+        mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
+        std = torch.tensor(IMAGENET_STD)[:, None, None]
+        return (image - mean) / std
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        v, k = self.samples[index]
+        rec = self.records[v]
+        if self.mode == "test":
+            frame = self.reader.frames(rec, [k])[0]
+            views = test_views(rec.width, rec.height, self.crop, self.test_crops)
+            return torch.stack([self._prepare(image_view(frame, w)) for w in views]), rec.label
+        rng = item_rng()
+        frame = self.reader.frames(rec, [int(rng.integers(1, rec.frames + 1))])[0]
+        view = train_view(rng, rec.width, rec.height, self.crop, self.augment)
+        return self._prepare(image_view(frame, view)), rec.label

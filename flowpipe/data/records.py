@@ -1,0 +1,118 @@
+"""The videos a loader serves: finished videos of a dataset joined with a split's labels."""
+
+from __future__ import annotations
+
+import posixpath
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowpipe.data.splits import Split, folder_split, read_split
+from flowpipe.store import DatasetStore
+
+MISSING_POLICIES = ("error", "skip")
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One finished video as the loaders need it (from its meta.json)."""
+
+    video_id: str
+    label: int
+    flows: int
+    width: int
+    height: int
+    bound: float
+    backward: bool
+    rgb: bool
+
+    @property
+    def frames(self) -> int:
+        """Frames of the video: one more than its forward flows."""
+        return self.flows + 1
+
+
+def _record(video_id: str, label: int, meta: dict) -> VideoRecord:
+    """A VideoRecord from a video's meta.json."""
+    settings = meta["settings"]
+    width, height = meta["size"]
+    return VideoRecord(
+        video_id, label, int(meta["flows"]), int(width), int(height), float(settings["bound"]),
+        bool(settings["backward"]), bool(settings["rgb"]),
+    )  # fmt: skip
+
+
+def dataset_split(store: DatasetStore, done: dict[str, dict]) -> Split:
+    """The dataset's own labels: videos.txt's label column, else the labels in meta.json
+    (from the extraction's list file), else class-per-folder."""
+    rows = {vid: label for vid, _, label in store.read_video_list() if vid in done}
+    if len(rows) < len(done) or None in rows.values():
+        rows = {vid: meta.get("label") for vid, meta in done.items()}
+    if None in rows.values():
+        return folder_split(done)
+    labelled = sorted(rows.items())
+    return Split(labelled, _names_from_folders(labelled))
+
+
+def _names_from_folders(entries: list[tuple[str, int]]) -> list[str] | None:
+    """Class names when every label's videos share one first folder (else None)."""
+    folders: dict[int, set[str]] = {}
+    for vid, label in entries:
+        folders.setdefault(label, set()).add(vid.split("/", 1)[0] if "/" in vid else "")
+    if not folders or any(len(f) != 1 or "" in f for f in folders.values()):
+        return None
+    top = max(folders)
+    if sorted(folders) != list(range(top + 1)):
+        return None
+    return [next(iter(folders[i])) for i in range(top + 1)]
+
+
+def _match_ids(split: Split, done: dict[str, dict]) -> dict[str, str]:
+    """Split id -> dataset id: exact, else by file name when that name is unique in the set."""
+    by_base: dict[str, list[str]] = {}
+    for vid in done:
+        by_base.setdefault(posixpath.basename(vid), []).append(vid)
+    out = {}
+    for vid, _ in split.entries:
+        if vid in done:
+            out[vid] = vid
+        elif len(by_base.get(posixpath.basename(vid), [])) == 1:
+            out[vid] = by_base[posixpath.basename(vid)][0]
+    return out
+
+
+def load_records(
+    root: str, split: str | Path | Split | None = None, fold: int = 1, subset: str = "train",
+    missing: str = "error",
+) -> tuple[list[VideoRecord], list[str]]:  # fmt: skip
+    """The split's videos as records, and the class names ("class_<i>" where unnamed).
+
+    `split` None uses the dataset's labels. A split video that was never extracted is an
+    error naming it, or skipped with a warning with missing="skip".
+    """
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    store = DatasetStore(root)
+    done = store.list_done()
+    if not done:
+        raise ValueError(f"{root}: no finished video (not a flowpipe dataset, or empty)")
+    if split is None:
+        split = dataset_split(store, done)
+    elif not isinstance(split, Split):
+        split = read_split(split, fold, subset)
+    matched = _match_ids(split, done)
+    absent = [vid for vid, _ in split.entries if vid not in matched]
+    if absent and missing == "error":
+        raise ValueError(
+            f"{len(absent)} video(s) of the split are not in {root}, e.g. {absent[0]!r} "
+            "(never extracted, or failed: see failures.jsonl; missing='skip' skips them)"
+        )
+    if absent:
+        warnings.warn(f"skipping {len(absent)} split videos not in {root}", stacklevel=2)
+    records = [_record(matched[v], label, done[matched[v]]) for v, label in split.entries
+               if v in matched]  # fmt: skip
+    if not records:
+        raise ValueError(f"{root}: the split selects no video")
+    count = max(max(r.label for r in records) + 1, len(split.class_names or []))
+    names = split.class_names or [f"class_{i}" for i in range(count)]
+    return records, names
