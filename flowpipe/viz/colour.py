@@ -64,3 +64,18 @@ def flow_to_colour(flow: np.ndarray, max_magnitude: float | None = None) -> np.n
     colour = np.where(inside, 1 - r * (1 - colour), colour * 0.75)
     colour[~finite] = 0.0
     return np.clip(np.round(colour * 255), 0, 255).astype(np.uint8)
+
+
+def wheel_legend(size: int = 96) -> np.ndarray:
+    """[size, size, 3] uint8 RGB key of the coding: a disc of flows up to the maximum (rim).
+
+    The centre is zero flow (white), the rim a flow of the normalising magnitude; the corners
+    outside the disc are white background.
+    """
+    if size < 8:
+        raise ValueError(f"legend size must be at least 8 px, got {size}")
+    axis = (np.arange(size) + 0.5) / size * 2 - 1
+    flow = np.stack(np.meshgrid(axis, axis), axis=-1)
+    legend = flow_to_colour(flow, max_magnitude=1.0)
+    legend[np.hypot(flow[..., 0], flow[..., 1]) > 1] = 255
+    return legend

@@ -1,11 +1,11 @@
-"""Tests of flowpipe.viz: the Middlebury colour wheel, saturation, dimming, robust maximum."""
+"""Tests of flowpipe.viz.colour: the Middlebury wheel, saturation, dimming, robust maximum, key."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from flowpipe.viz import colour_wheel, flow_to_colour, robust_max_magnitude
+from flowpipe.viz import colour_wheel, flow_to_colour, robust_max_magnitude, wheel_legend
 
 
 def colour_of(fx: float, fy: float, max_magnitude: float | None = 1.0) -> np.ndarray:
@@ -95,3 +95,17 @@ def test_bad_shape_raises(shape: tuple[int, ...]) -> None:
 def test_bad_max_raises(max_magnitude: float) -> None:
     with pytest.raises(ValueError, match="positive"):
         flow_to_colour(np.zeros((2, 2, 2)), max_magnitude)
+
+
+def test_legend_is_the_coding_on_a_disc() -> None:
+    legend = wheel_legend(65).astype(int)
+    assert legend.shape == (65, 65, 3)
+    assert legend[32, 32].min() >= 250  # centre: zero flow, white
+    np.testing.assert_array_equal(legend[0, 0], [255, 255, 255])  # outside the disc
+    right, left, down, up = legend[32, 63], legend[32, 1], legend[63, 32], legend[1, 32]
+    assert right[0] > 230 and right[1:].max() < 40  # right: red
+    assert left[0] < 40 and left[1:].min() > 180  # left: cyan
+    assert down[0] > 220 and down[2] < 40  # down (image y): yellow
+    assert up[2] > 220 and up[1] < 40  # up: violet
+    with pytest.raises(ValueError, match="legend size"):
+        wheel_legend(4)
