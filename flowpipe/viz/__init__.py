@@ -4,6 +4,7 @@ an extracted video and an HTML report of a whole dataset (`flowpipe viz`)."""
 from flowpipe.viz.clip import write_clip
 from flowpipe.viz.colour import colour_wheel, flow_to_colour, robust_max_magnitude, wheel_legend
 from flowpipe.viz.picture import flow_picture, render_flo
+from flowpipe.viz.report import write_report
 from flowpipe.viz.stats import FlowStats, saturated_mask
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "saturated_mask",
     "wheel_legend",
     "write_clip",
+    "write_report",
 ]
