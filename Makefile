@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
 	$(PY) -m pip install -q -e '.[dev,cluster]' $(TORCH_PINS)
+	@# Headless Chromium for the HTML report's browser test (Debian's package); without apt
+	@# (or root) the test skips and says why.
+	command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
+		echo "chromium not installed: tests/viz/test_report.py's browser tests will skip"
 	touch $(STAMP)
 
 demo: $(STAMP)
