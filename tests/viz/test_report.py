@@ -68,6 +68,14 @@ def test_zip_layout_and_corrupt_videos(tmp_path: Path) -> None:
     assert rows["b"]["saturated_percent"] == rows["c"]["saturated_percent"] == 0.0
 
 
+def test_fsspec_url() -> None:
+    store = DatasetStore("memory://viz-report-test")
+    write_block_video(store, "a/b", flows=2, saturated_blocks=3)
+    store.write_manifest({"settings": {"bound": BOUND}})
+    (row,) = report_data("memory://viz-report-test")["rows"]
+    assert row["id"] == "a/b" and row["saturated_percent"] == 75.0 and row["bytes"] > 0
+
+
 def test_bad_arguments(block_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\.html"):
         write_report(str(block_dataset), tmp_path / "r.txt")
