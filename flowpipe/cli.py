@@ -31,9 +31,16 @@ def user_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (ValueError, OSError) as err:
-            raise UserError(str(err)) from None
+            raise UserError(_one_line(err)) from None
 
     return wrapper
+
+
+def _one_line(err: Exception) -> str:
+    """The error's message; for one re-raised from a DataLoader worker (message = the worker's
+    traceback), the traceback's last line, which is the original error."""
+    lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
+    return lines[-1] if len(lines) > 1 and "Traceback" in str(err) else str(err)
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
@@ -289,37 +296,20 @@ def bench_extract(**options: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _number_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list | None:
-    """click callback: '1,2.5' -> [1.0, 2.5]."""
-    if value is None:
-        return None
-    try:
-        return [float(v) for v in value.split(",")]
-    except ValueError:
-        raise click.BadParameter(
-            f"expected comma-separated numbers such as 1,2, got {value!r}"
-        ) from None
-
-
-@cli.command()
-@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FUSED.npz")
-@click.option("--method", type=click.Choice(["average", "svm"]), default="average",
-              show_default=True)  # fmt: skip
-@click.option("--weights", callback=_number_list, help="average: one weight per file, e.g. 1,2")
-@click.option("--train-scores", help="svm: the streams' training-set score files, comma-separated,"
-              " in the order of SCORES")  # fmt: skip
-@click.option("--svm-c", default=1.0, show_default=True,
-              type=click.FloatRange(min=0, min_open=True), help="the SVM's C")  # fmt: skip
+@bench.command("loader")
+@click.option("--stacks", default=200, show_default=True, type=click.IntRange(min=1),
+              help="stacks per loader and round")  # fmt: skip
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(min=1),
+              help="interleaved rounds; each loader's best counts")  # fmt: skip
+@click.option("--quick", is_flag=True, help="tiny synthetic clips, few stacks (smoke run)")
+@click.option("--data", type=click.Path(file_okay=False), default=None,
+              help="shared test data folder (default: ../shared/data when present)")  # fmt: skip
 @user_errors
-def fuse(scores: tuple[str, ...], output: str, method: str, weights: list[float] | None,
-         train_scores: str | None, svm_c: float) -> None:  # fmt: skip
-    """Late fusion of test-set score files (one per stream) into FUSED.npz; prints JSON metrics."""
-    from flowpipe.train.fusion import fuse_score_files
+def bench_loader(**options: Any) -> None:
+    """Flow-stack loader stacks/s (simple, trajectory, zip) against a PIL/ToTensor loader."""
+    from flowpipe.bench.loader import run_loader_benchmark
 
-    train = train_scores.split(",") if train_scores else None
-    summary = fuse_score_files(scores, output, method, weights, train, svm_c)
-    json.dump(summary, sys.stdout, indent=2)
+    json.dump(run_loader_benchmark(**options), sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
@@ -383,3 +373,203 @@ def viz_report(out: str, output: str, samples: int, workers: int | None) -> None
     from flowpipe.viz import write_report
 
     click.echo(str(write_report(out, output, samples, workers)))
+
+
+def _number_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list | None:
+    """click callback: '1,2.5' -> [1.0, 2.5]."""
+    if value is None:
+        return None
+    try:
+        return [float(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected comma-separated numbers such as 1,2, got {value!r}"
+        ) from None
+
+
+@cli.command()
+@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FUSED.npz")
+@click.option("--method", type=click.Choice(["average", "svm"]), default="average",
+              show_default=True)  # fmt: skip
+@click.option("--weights", callback=_number_list, help="average: one weight per file, e.g. 1,2")
+@click.option("--train-scores", help="svm: the streams' training-set score files, comma-separated,"
+              " in the order of SCORES")  # fmt: skip
+@click.option("--svm-c", default=1.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="the SVM's C")  # fmt: skip
+@user_errors
+def fuse(scores: tuple[str, ...], output: str, method: str, weights: list[float] | None,
+         train_scores: str | None, svm_c: float) -> None:  # fmt: skip
+    """Late fusion of test-set score files (one per stream) into FUSED.npz; prints JSON metrics."""
+    from flowpipe.train.fusion import fuse_score_files
+
+    train = train_scores.split(",") if train_scores else None
+    summary = fuse_score_files(scores, output, method, weights, train, svm_c)
+    json.dump(summary, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...]:
+    """click callback: '30,40' -> (30, 40)."""
+    numbers = _number_list(ctx, param, value) or []
+    if any(v != int(v) for v in numbers):
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}")
+    return tuple(int(v) for v in numbers)
+
+
+def train_options(fn: Callable) -> Callable:
+    """The options every stream's trainer takes (the stream adds its own)."""
+    options = [
+        click.argument("data"),
+        click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+                     help="run folder: last.pt, best.pt, metrics.csv"),
+        click.option("--split", help="training split: UCF-101/HMDB-51 split folder or a list "
+                     "file (default: the dataset's own labels)"),
+        click.option("--val-split", help="held-out split, evaluated each epoch for best.pt"),
+        click.option("--fold", default=1, show_default=True, type=click.IntRange(1, 3)),
+        click.option("--arch", help="cnn-m-2048, resnet18, resnet50 (2-D) or i3d"),
+        click.option("--crop", default=224, show_default=True, type=click.IntRange(min=8)),
+        click.option("--augment", type=click.Choice(["crop", "multiscale"]), default="crop",
+                     show_default=True, help="random crop or TSN multi-scale corner crop"),
+        click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1)),
+        click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1)),
+        click.option("--lr", default=0.01, show_default=True,
+                     type=click.FloatRange(min=0, min_open=True)),
+        click.option("--momentum", default=0.9, show_default=True,
+                     type=click.FloatRange(0, 1, max_open=True)),
+        click.option("--weight-decay", default=5e-4, show_default=True,
+                     type=click.FloatRange(min=0)),
+        click.option("--lr-steps", callback=_int_list,
+                     help="epochs after which lr *= --lr-gamma, e.g. 30,40"),
+        click.option("--lr-gamma", default=0.1, show_default=True,
+                     type=click.FloatRange(0, 1, min_open=True)),
+        click.option("--dropout", type=click.FloatRange(0, 1, max_open=True),
+                     help="default: the architecture's"),
+        click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0)),
+        click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0)),
+        click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto"),
+        click.option("--no-amp", is_flag=True, help="full precision on CUDA (no bf16 autocast)"),
+        click.option("--val-stacks", default=5, show_default=True, type=click.IntRange(min=1)),
+        click.option("--max-batches", type=click.IntRange(min=1), help="per epoch (smoke runs)"),
+        click.option("--resume", is_flag=True, help="continue from OUT/last.pt"),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return user_errors(fn)
+
+
+def _run_training(stream: str, options: dict[str, Any]) -> None:
+    """Build the TrainConfig of a train command, train, print the summary as JSON."""
+    from flowpipe.train.config import TrainConfig
+    from flowpipe.train.trainer import train
+
+    resume = options.pop("resume")
+    options["amp"] = not options.pop("no_amp")
+    options["init_from"] = options.pop("pretrained", None) or options.pop("inflate_from", None)
+    cfg = TrainConfig(stream=stream, **options)
+    json.dump(train(cfg, resume=resume), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+@cli.group("train")
+def train_group() -> None:
+    """Trainers: temporal stream (2L flow channels), I3D flow stream, spatial stream (RGB)."""
+
+
+@train_group.command("temporal")
+@train_options
+@click.option(
+    "-L",
+    "--stack-length",
+    "L",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="flow fields per stack (2L channels)",
+)
+@click.option(
+    "--stacking", type=click.Choice(["simple", "trajectory"]), default="simple", show_default=True
+)
+@click.option(
+    "--bidirectional", is_flag=True, help="L/2 backward fields before τ, L/2 forward after"
+)
+@click.option(
+    "--segments",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="TSN segments per video (averaged logits)",
+)
+@click.option(
+    "--pretrained",
+    type=click.Path(dir_okay=False),
+    help="RGB ImageNet checkpoint: cross-modality init of conv1, the rest copied",
+)
+def train_temporal(**options: Any) -> None:
+    """Two-stream temporal ConvNet on stacks of L flow fields."""
+    _run_training("temporal", options)
+
+
+@train_group.command("i3d")
+@train_options
+@click.option(
+    "-T",
+    "--clip-length",
+    "T",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="flow frames per clip",
+)
+@click.option(
+    "--inflate-from",
+    type=click.Path(dir_okay=False),
+    help="torchvision GoogLeNet state dict to inflate (bootstrapping)",
+)
+def train_i3d(**options: Any) -> None:
+    """I3D flow stream: inflated Inception-V1 on [2, T, crop, crop] clips in [-1, 1]."""
+    _run_training("i3d", options)
+
+
+@train_group.command("spatial")
+@train_options
+@click.option("--pretrained", type=click.Path(dir_okay=False), help="RGB ImageNet checkpoint")
+def train_spatial(**options: Any) -> None:
+    """Spatial stream: single RGB frames (img_ files; extract with --rgb)."""
+    _run_training("spatial", options)
+
+
+@cli.command("eval")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("data", required=False)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="SCORES.npz (and SCORES.png, the confusion matrix)",
+)
+@click.option("--split", help="split to score (default: the dataset's own labels)")
+@click.option("--subset", type=click.Choice(["train", "test"]), default="test", show_default=True)
+@click.option("--fold", type=click.IntRange(1, 3), help="default: the training run's")
+@click.option(
+    "--test-stacks",
+    default=25,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="stacks (2-D streams) or frames (spatial) per video",
+)
+@click.option("--test-crops", type=click.Choice(["1", "10"]), default="10", show_default=True)
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0))
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
+@user_errors
+def eval_command(
+    checkpoint: str, data: str | None, output: str, test_crops: str, **options: Any
+) -> None:
+    """Video-level scores of a trained checkpoint: top-1/top-5, per class, confusion PNG."""
+    from flowpipe.train.evaluate import evaluate, write_evaluation
+
+    scores = evaluate(checkpoint, data, test_crops=int(test_crops), **options)
+    json.dump(write_evaluation(scores, output), sys.stdout, indent=2)
+    sys.stdout.write("\n")

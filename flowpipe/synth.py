@@ -261,6 +261,11 @@ def _check_classes(classes: Sequence[str] | None) -> list[str]:
     return names
 
 
+def _test_videos(videos_per_class: int) -> int:
+    """Videos per class in the UCF-101-style test list: the last third (none of a single one)."""
+    return videos_per_class // 3 if videos_per_class >= 3 else videos_per_class - 1
+
+
 def write_dataset(
     out: str | os.PathLike,
     videos_per_class: int = 4,
@@ -280,6 +285,7 @@ def write_dataset(
         raise ValueError(f"videos_per_class must be an integer >= 1, got {videos_per_class!r}")
     out = Path(out)
     labels, seeds = [], {}
+    lists: dict[str, list[str]] = {"train": [], "test": []}
     for index, motion in enumerate(names):
         (out / "videos" / motion).mkdir(parents=True, exist_ok=True)
         for k in range(videos_per_class):
@@ -289,7 +295,13 @@ def write_dataset(
             _write_video(out / "videos" / f"{name}.{fmt}", video.frames, fmt)
             _write_frames(out / "flow" / name, out / "frames" / name, video, save_png)
             labels.append(f"{name}.{fmt} {index}\n")
+            split = "test" if k >= videos_per_class - _test_videos(videos_per_class) else "train"
+            lists[split].append(
+                f"{name}.{fmt} {index + 1}\n" if split == "train" else f"{name}.{fmt}\n"
+            )
     (out / "videos" / "labels.txt").write_text("".join(labels))
+    for split, lines in lists.items():
+        (out / "videos" / f"{split}list01.txt").write_text("".join(lines))
     (out / "videos" / "classInd.txt").write_text(
         "".join(f"{i} {c}\n" for i, c in enumerate(names, 1))
     )

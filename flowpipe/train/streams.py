@@ -1,0 +1,35 @@
+"""The dataset and network of each stream, built from a TrainConfig."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from flowpipe.data import FlowClipDataset, FlowStackDataset, FrameDataset
+from flowpipe.data.datasets import VideoDataset
+from flowpipe.models import build_model, load_pretrained
+from flowpipe.train.config import TrainConfig
+
+
+def stream_dataset(
+    cfg: TrainConfig, mode: str, split: str | None, subset: str | None = None,
+    test_stacks: int = 25, test_crops: int = 10,
+) -> VideoDataset:  # fmt: skip
+    """The stream's dataset over `split` (train: augmented samples; test: the test views)."""
+    common = dict(root=cfg.data, list_file=split, mode=mode, crop=cfg.crop, fold=cfg.fold,
+                  subset=subset or mode, augment=cfg.augment)  # fmt: skip
+    if cfg.stream == "temporal":
+        return FlowStackDataset(
+            L=cfg.L, stacking=cfg.stacking, bidirectional=cfg.bidirectional,
+            segments=cfg.segments, test_stacks=test_stacks, test_crops=test_crops, **common,
+        )  # fmt: skip
+    if cfg.stream == "i3d":
+        return FlowClipDataset(T=cfg.T, **common)
+    return FrameDataset(test_frames=test_stacks, test_crops=test_crops, **common)
+
+
+def stream_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
+    """The stream's network, initialised from `cfg.init_from` when given."""
+    model = build_model(cfg.model_arch, cfg.in_channels, num_classes, cfg.dropout)
+    if cfg.init_from:
+        load_pretrained(model, cfg.init_from, cfg.model_arch)
+    return model
