@@ -6,7 +6,7 @@ first and dequantise only the pixels they keep.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -23,29 +23,31 @@ class VideoReader:
         self.root = root
         self.store = DatasetStore(root)
 
-    def _decode_all(self, rec: VideoRecord, names: list[str], channels: int) -> list[np.ndarray]:
-        """Decode the named members, checking each has the video's size and channel count."""
-        out = []
+    def _decoded(self, rec: VideoRecord, names: list[str], channels: int) -> Iterator[np.ndarray]:
+        """Decode the named members (the zip opened once), checking each has the video's size
+        and channel count."""
+        shape = (rec.height, rec.width) if channels == 1 else (rec.height, rec.width, 3)
         for name, data in zip(names, self.store.read_files(rec.video_id, names), strict=True):
             img = decode_jpeg(data, f"{self.root}/{rec.video_id}/{name}")
-            shape = (rec.height, rec.width) if channels == 1 else (rec.height, rec.width, 3)
             if img.shape != shape:
                 raise ValueError(
                     f"{self.root}/{rec.video_id}/{name}: image of shape {img.shape}, "
                     f"expected {shape} from meta.json"
                 )
-            out.append(img)
-        return out
+            yield img
 
     def flow_codes(self, rec: VideoRecord, fields: Sequence[tuple[int, bool]]) -> np.ndarray:
-        """uint8 [n, 2, H, W] codes of the (1-based index, backward) fields, in that order."""
+        """uint8 [n, 2, H, W] codes of the (1-based index, backward) fields, in that order
+        (the decoded planes copied into one preallocated array)."""
         names = []
         for k, backward in fields:
             if not 1 <= k <= rec.flows:
                 raise ValueError(f"video {rec.video_id!r}: flow {k} outside 1..{rec.flows}")
             names.extend(backward_names(k) if backward else flow_names(k))
-        planes = self._decode_all(rec, names, 1)
-        return np.stack(planes).reshape(len(fields), 2, rec.height, rec.width)
+        codes = np.empty((len(names), rec.height, rec.width), np.uint8)
+        for plane, img in zip(codes, self._decoded(rec, names, 1), strict=True):
+            plane[...] = img
+        return codes.reshape(len(fields), 2, rec.height, rec.width)
 
     def frames(self, rec: VideoRecord, indices: Sequence[int]) -> np.ndarray:
         """uint8 [n, H, W, 3] RGB frames (1-based indices) from the img_ files."""
@@ -54,5 +56,5 @@ class VideoReader:
         for k in indices:
             if not 1 <= k <= rec.frames:
                 raise ValueError(f"video {rec.video_id!r}: frame {k} outside 1..{rec.frames}")
-        bgr = self._decode_all(rec, [image_name(k) for k in indices], 3)
+        bgr = self._decoded(rec, [image_name(k) for k in indices], 3)
         return np.stack([cv2.cvtColor(img, cv2.COLOR_BGR2RGB) for img in bgr])
