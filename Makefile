@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT := demo_out
 
-.PHONY: install demo test test-all bench lint clean
+.PHONY: install demo demo-train test test-all bench lint clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ demo: $(STAMP)
 		print('AEE vs ground truth: %.3f px' % endpoint_error(read_flo('$(DEMO_OUT)/rotate_cw.flo'), \
 		read_flo('$(DEMO_OUT)/synth/flow/rotate_cw/rotate_cw_000/flow_00001.flo')))"
 
+# synth -> extract --rgb -> train temporal, I3D, spatial -> eval -> fuse (CPU, ~30 min).
+demo-train: $(STAMP)
+	$(PY) -m flowpipe.train.demo $(DEMO_OUT)/train
+
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow"
 
@@ -43,6 +47,8 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/flowpipe bench tvl1
 	$(VENV)/bin/flowpipe bench extract
+	$(VENV)/bin/flowpipe bench loader
+	$(VENV)/bin/flowpipe bench train
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check flowpipe tests benchmarks

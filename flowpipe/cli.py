@@ -296,6 +296,18 @@ def bench_extract(**options: Any) -> None:
     sys.stdout.write("\n")
 
 
+@bench.command("train")
+@click.option("--steps", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--quick", is_flag=True, help="112² and 16-frame inputs (smoke run)")
+@user_errors
+def bench_train(steps: int, quick: bool) -> None:
+    """Training-step samples/s: temporal ResNet-18 (L=10, 224²) and I3D (64×224²)."""
+    from flowpipe.bench.train import run_train_benchmark
+
+    json.dump(run_train_benchmark(steps, quick), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
 @bench.command("loader")
 @click.option("--stacks", default=200, show_default=True, type=click.IntRange(min=1),
               help="stacks per loader and round")  # fmt: skip

@@ -49,8 +49,11 @@ def _loader(dataset: Any, cfg: TrainConfig, epoch: int, ctx: distributed.Context
         sampler = RandomSampler(
             dataset, generator=torch.Generator().manual_seed(_epoch_seed(cfg, epoch))
         )
+    # A last batch of one sample breaks BatchNorm in training: drop the incomplete last batch
+    # unless it is the only one.
     return DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler,
-                      num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda")  # fmt: skip
+                      num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda",
+                      drop_last=len(sampler) > cfg.batch_size)  # fmt: skip
 
 
 def _memory_format(cfg: TrainConfig, device: torch.device) -> torch.memory_format:
