@@ -8,7 +8,7 @@ import pytest
 
 from flowpipe.bench.loader import run_loader_benchmark
 
-LOADERS = {"reference", "simple", "trajectory", "simple_zip"}
+LOADERS = {"reference", "simple", "trajectory", "simple_zip", "read_decode_only"}
 
 
 def test_quick_loader_benchmark_reports_every_loader() -> None:

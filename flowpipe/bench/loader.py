@@ -5,8 +5,9 @@ clips (or synthetic clips): L=10 stacks at 224x224 in train mode (random crop, m
 negated, mean subtracted) from FlowStackDataset with simple and trajectory stacking, from the
 zip layout, and from a reference loader written the way popular two-stream repos do it (PIL
 per file, ToTensor, torch.cat, crop / flip / mean on the float tensors). On CUDA also batched
-GPU JPEG decoding of the same files. Loaders run in interleaved rounds; each one's best round
-counts (the machine is shared).
+GPU JPEG decoding of the same files. Reading and decoding a stack's JPEGs alone is timed too:
+it bounds what any CPU loader of the format can reach. Loaders run in interleaved rounds; each
+one's best round counts (the machine is shared).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from torchvision.transforms import ToTensor
 from flowpipe.bench.extract import bench_videos
 from flowpipe.bench.tvl1 import find_data_dir
 from flowpipe.data import FlowStackDataset, VideoRecord, load_records
+from flowpipe.data.datasets import item_rng
 from flowpipe.data.sampling import field_indices, stack_fields, train_starts
 from flowpipe.extract import ExtractSettings, VideoTask, extract_video
 from flowpipe.flow import preset
@@ -96,6 +98,18 @@ class ReferenceLoader:
         return stack - stack.mean(dim=(1, 2), keepdim=True)
 
 
+def read_decode_only(ds: FlowStackDataset) -> Callable[[int], np.ndarray]:
+    """A random stack's files read and decoded, nothing else: the floor of any loader that
+    decodes whole JPEGs on the CPU."""
+
+    def load(index: int) -> np.ndarray:
+        rec = ds.records[index]
+        start = train_starts(item_rng(), rec.flows, ds.fields)[0]
+        return ds.reader.flow_codes(rec, field_indices(start, ds.fields, rec.flows, ds.short))
+
+    return load
+
+
 def time_stacks(load: Callable[[int], Any], count: int, videos: int) -> float:
     """Seconds per stack of `count` calls load(i) over the videos (after one warm-up call)."""
     load(0)
@@ -137,11 +151,13 @@ def measure(folder: Path, zipped: Path, L: int, crop: int, stacks: int,
             rounds: int) -> dict[str, float]:  # fmt: skip
     """Best seconds per stack over interleaved rounds, per loader."""
     records, _ = load_records(str(folder))
+    simple = FlowStackDataset(folder, L=L, crop=crop)
     loaders: dict[str, Callable[[int], Any]] = {
         "reference": ReferenceLoader(folder, records, L, crop).__getitem__,
-        "simple": FlowStackDataset(folder, L=L, crop=crop).__getitem__,
+        "simple": simple.__getitem__,
         "trajectory": FlowStackDataset(folder, L=L, crop=crop, stacking="trajectory").__getitem__,
         "simple_zip": FlowStackDataset(zipped, L=L, crop=crop).__getitem__,
+        "read_decode_only": read_decode_only(simple),
     }
     best = dict.fromkeys(loaders, float("inf"))
     for r in range(rounds):
@@ -212,6 +228,7 @@ def _result(
         "stacks_per_s": {name: 1.0 / s for name, s in best.items()},
         "ms_per_stack": {name: 1e3 * s for name, s in best.items()},
         "speedup_vs_reference": speedup,
+        "speedup_ceiling_decode_bound": best["reference"] / best["read_decode_only"],
         "trajectory_cost": cost,
         "targets": {
             "speedup_vs_reference": {"target": SPEEDUP_TARGET, "met": speedup >= SPEEDUP_TARGET},
