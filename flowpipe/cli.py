@@ -443,6 +443,8 @@ def train_options(fn: Callable) -> Callable:
         click.option("--crop", default=224, show_default=True, type=click.IntRange(min=8)),
         click.option("--augment", type=click.Choice(["crop", "multiscale"]), default="crop",
                      show_default=True, help="random crop or TSN multi-scale corner crop"),
+        click.option("--no-flip", "flip", is_flag=True, flag_value=False, default=True,
+                     help="no mirrored training views (classes a mirror changes)"),
         click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1)),
         click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1)),
         click.option("--lr", default=0.01, show_default=True,

@@ -104,6 +104,7 @@ class FlowStackDataset(VideoDataset):
     Values are displacements in pixels (dequantised; scaled by the resize of a multi-scale
     crop) or, with scale="unit", divided by the dataset's bound. subtract_mean removes each
     displacement field's mean over the crop (the paper's camera-motion compensation).
+    flip=False turns off training mirrors (classes a mirror changes, e.g. left vs right).
     stacking="trajectory" samples along trajectories; bidirectional=True stacks L/2 backward
     fields before τ then L/2 forward fields from τ. Train items: (float32 [2L, crop, crop] or,
     with segments=K > 1, [K, 2L, crop, crop], label); test items: ([crops, 2L, crop, crop],
@@ -117,8 +118,10 @@ class FlowStackDataset(VideoDataset):
         crop: int = 224, scale: str = "pixels", subtract_mean: bool = True,
         augment: str = "crop", segments: int = 1, test_stacks: int = 25, test_crops: int = 10,
         short: str = "loop", fold: int = 1, subset: str | None = None, missing: str = "error",
+        flip: bool = True,
     ) -> None:  # fmt: skip
         super().__init__(root, list_file, mode, crop, fold, subset, missing)
+        self.flip = flip
         self.stacking = _choice("stacking", stacking, STACKINGS)
         self.scale = _choice("scale", scale, SCALES)
         self.short = _choice("short", short, SHORT_POLICIES)
@@ -173,7 +176,7 @@ class FlowStackDataset(VideoDataset):
             views = test_views(rec.width, rec.height, self.crop, self.test_crops)
             return self.stacks(rec, tau, views), rec.label
         rng = item_rng()
-        view = train_view(rng, rec.width, rec.height, self.crop, self.augment)
+        view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
         starts = train_starts(rng, rec.flows, self.fields, self.segments)
         stacks = torch.cat([self.stacks(rec, s, [view]) for s in starts])
         return (stacks[0] if self.segments == 1 else stacks), rec.label
@@ -190,9 +193,10 @@ class FlowClipDataset(VideoDataset):
     def __init__(
         self, root: str | Path, list_file: SplitSpec = None, T: int = 64, mode: str = "train",
         crop: int = 224, augment: str = "crop", short: str = "loop", fold: int = 1,
-        subset: str | None = None, missing: str = "error",
+        subset: str | None = None, missing: str = "error", flip: bool = True,
     ) -> None:  # fmt: skip
         super().__init__(root, list_file, mode, crop, fold, subset, missing)
+        self.flip = flip
         self.T = _positive("T", T)
         self.augment = augment
         self.short = _choice("short", short, SHORT_POLICIES)
@@ -210,7 +214,7 @@ class FlowClipDataset(VideoDataset):
             view = test_views(rec.width, rec.height, self.crop, 1)[0]
         else:
             rng = item_rng()
-            view = train_view(rng, rec.width, rec.height, self.crop, self.augment)
+            view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
             tau = train_starts(rng, rec.flows, self.fields)[0]
         indices = field_indices(tau, self.fields, rec.flows, self.short, rec.video_id)
         stack = simple_stack(self.reader.flow_codes(rec, indices), rec.bound, view)
@@ -227,9 +231,10 @@ class FrameDataset(VideoDataset):
         self, root: str | Path, list_file: SplitSpec = None, mode: str = "train",
         crop: int = 224, augment: str = "crop", test_frames: int = 25, test_crops: int = 10,
         normalize: bool = True, fold: int = 1, subset: str | None = None,
-        missing: str = "error",
+        missing: str = "error", flip: bool = True,
     ) -> None:  # fmt: skip
         super().__init__(root, list_file, mode, crop, fold, subset, missing)
+        self.flip = flip
         self.augment = augment
         self.test_crops = test_crops
         self.normalize = normalize
@@ -257,5 +262,5 @@ class FrameDataset(VideoDataset):
             return torch.stack([self._prepare(image_view(frame, w)) for w in views]), rec.label
         rng = item_rng()
         frame = self.reader.frames(rec, [int(rng.integers(1, rec.frames + 1))])[0]
-        view = train_view(rng, rec.width, rec.height, self.crop, self.augment)
+        view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
         return self._prepare(image_view(frame, view)), rec.label

@@ -8,6 +8,7 @@ of a flow also negates its x component: the motion is mirrored too.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,13 +98,18 @@ def ten_crop(width: int, height: int, size: int) -> list[View]:
     return [View(x, y, size, size, size, flip) for flip in (False, True) for x, y in boxes]
 
 
-def train_view(rng: np.random.Generator, width: int, height: int, size: int, augment: str) -> View:
-    """A training view: random crop ("crop") or TSN multi-scale corner crop ("multiscale")."""
+def train_view(
+    rng: np.random.Generator, width: int, height: int, size: int, augment: str, flip: bool = True
+) -> View:
+    """A training view: random crop ("crop") or TSN multi-scale corner crop ("multiscale");
+    flip=False never mirrors (for classes that a mirror changes, such as left vs right)."""
     if augment == "crop":
-        return random_crop(rng, width, height, size)
-    if augment == "multiscale":
-        return multiscale_crop(rng, width, height, size)
-    raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
+        view = random_crop(rng, width, height, size)
+    elif augment == "multiscale":
+        view = multiscale_crop(rng, width, height, size)
+    else:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
+    return view if flip else dataclasses.replace(view, flip=False)
 
 
 def test_views(width: int, height: int, size: int, crops: int) -> list[View]:

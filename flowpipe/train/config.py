@@ -31,6 +31,7 @@ class TrainConfig:
     T: int = 64
     crop: int = 224
     augment: str = "crop"
+    flip: bool = True  # mirror training views (off when a mirror changes the class)
     segments: int = 1
     epochs: int = 10
     batch_size: int = 32

@@ -16,7 +16,7 @@ def stream_dataset(
 ) -> VideoDataset:  # fmt: skip
     """The stream's dataset over `split` (train: augmented samples; test: the test views)."""
     common = dict(root=cfg.data, list_file=split, mode=mode, crop=cfg.crop, fold=cfg.fold,
-                  subset=subset or mode, augment=cfg.augment)  # fmt: skip
+                  subset=subset or mode, augment=cfg.augment, flip=cfg.flip)  # fmt: skip
     if cfg.stream == "temporal":
         return FlowStackDataset(
             L=cfg.L, stacking=cfg.stacking, bidirectional=cfg.bidirectional,

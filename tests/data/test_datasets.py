@@ -240,3 +240,11 @@ def test_dataloader_workers_folder_and_zip_identical(extracted: dict[str, Path],
     assert any(float(x.abs().max()) > 0.1 for x in folder)  # real motion, not zeros
     ds = FlowStackDataset(extracted["zip"], crop=32, L=4)
     assert ds.class_names == ["translate_right", "rotate_cw"] and sorted(ds.labels) == [0, 0, 1, 1]
+
+
+def test_no_flip_never_mirrors_training_views(numbered: Path) -> None:
+    torch.manual_seed(0)
+    kept = FlowStackDataset(numbered, L=4, crop=32, subtract_mean=False, flip=False)
+    assert all(float(kept[0][0][0::2].mean()) > 0 for _ in range(12))  # x fields are +k
+    flipping = FlowStackDataset(numbered, L=4, crop=32, subtract_mean=False)
+    assert any(float(flipping[0][0][0::2].mean()) < 0 for _ in range(12))
