@@ -49,6 +49,10 @@ def synth_root(tmp_path_factory) -> Path:
 
 def test_synth_writes_videos_flows_frames_and_labels(synth_root: Path) -> None:
     assert sorted(p.name for p in (synth_root / "videos").iterdir()) == [
+        "classInd.txt",
+        "labels.txt",
+        "testlist01.txt",
+        "trainlist01.txt",
         "translate_right",
         "zoom_in",
     ]
