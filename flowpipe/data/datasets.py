@@ -150,24 +150,26 @@ class FlowStackDataset(VideoDataset):
 
     def stacks(self, rec: VideoRecord, start: int, views: list[View]) -> torch.Tensor:
         """[len(views), 2L, crop, crop]: the stack at τ=start seen through each view."""
-        indices = field_indices(start, self.fields, rec.flows, self.short, rec.video_id)
-        codes = self.reader.flow_codes(rec, indices)
-        out = []
-        for view in views:
-            if self.stacking == "trajectory":
-                stack = trajectory_stack(codes, rec.bound, view, self.chains)
-            else:
-                stack = simple_stack(codes, rec.bound, view)
-            out.append(self._normalise(stack, rec.bound))
-        return torch.stack(out)
+        codes = self._codes(rec, start)
+        return torch.stack([self._view_stack(codes, rec, view) for view in views])
 
-    def _normalise(self, stack: torch.Tensor, bound: float) -> torch.Tensor:
-        """[L, 2, S, S] pixels -> [2L, S, S] with the mean subtracted and the scale applied."""
+    def _codes(self, rec: VideoRecord, start: int) -> np.ndarray:
+        """Stored codes [L, 2, H, W] of the stack at τ=start (short-video policy applied)."""
+        indices = field_indices(start, self.fields, rec.flows, self.short, rec.video_id)
+        return self.reader.flow_codes(rec, indices)
+
+    def _view_stack(self, codes: np.ndarray, rec: VideoRecord, view: View) -> torch.Tensor:
+        """[2L, S, S]: one view of a stack, the mean subtracted and the scale applied (in place:
+        the stacking functions return fresh tensors)."""
+        if self.stacking == "trajectory":
+            stack = trajectory_stack(codes, rec.bound, view, self.chains)
+        else:
+            stack = simple_stack(codes, rec.bound, view)
         if self.subtract_mean:
-            stack = stack - stack.mean(dim=(-2, -1), keepdim=True)
+            stack.sub_(stack.mean(dim=(-2, -1), keepdim=True))
         if self.scale == "unit":
-            stack = stack / bound
-        return stack.reshape(-1, *stack.shape[-2:])
+            stack.div_(rec.bound)
+        return stack.view(-1, *stack.shape[-2:])
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         v, tau = self.samples[index]
@@ -178,8 +180,8 @@ class FlowStackDataset(VideoDataset):
         rng = item_rng()
         view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
         starts = train_starts(rng, rec.flows, self.fields, self.segments)
-        stacks = torch.cat([self.stacks(rec, s, [view]) for s in starts])
-        return (stacks[0] if self.segments == 1 else stacks), rec.label
+        items = [self._view_stack(self._codes(rec, s), rec, view) for s in starts]
+        return (items[0] if self.segments == 1 else torch.stack(items)), rec.label
 
 
 class FlowClipDataset(VideoDataset):
