@@ -152,10 +152,15 @@ class InceptionI3d(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """torchvision GoogLeNet's initialisation: truncated normal (std 0.01), BN at identity."""
+        """He initialisation of the convolutions (training from scratch; GoogLeNet's std 0.01
+        left activations so small that BatchNorm's eps swamped them, and the net barely
+        learned), a small normal classifier, BN at identity."""
         for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
+            if m is self.classifier:
+                nn.init.normal_(m.weight, std=0.01)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm3d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
