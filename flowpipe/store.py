@@ -12,6 +12,15 @@ Atomicity: every file is written to ``<name>.tmp-<uuid>`` beside its final name 
 moved into place (``os.replace`` on local disks, ``fs.mv`` elsewhere), so a reader never sees
 a half-written file under a final name. A video's ``meta.json`` (folder) or ``.meta.json``
 sidecar (zip) is written last and removed first on a redo: its presence means "done".
+
+Streaming: ``video_writer`` takes a video's files one at a time as they are made, so nothing
+holds a whole video in memory. Folder layout: each file goes into place as soon as it is added.
+Zip layout: members are appended to ``<video_id>.zip.tmp-<uuid>``, opened once; on a remote
+file system that is ``fs.open(tmp, "wb")``, a write-only stream (zipfile then writes data
+descriptors instead of seeking back, so such a zip differs in bytes from a local one, and
+is the same from run to run on the same file system); no local spool file is needed.
+A killed writer leaves the video not done (folder: whole files, no meta.json; zip: at most a
+``.tmp-`` file, which an abort removes and a finished redo of the video ignores).
 Files are not fsynced: the guarantee covers a killed process, not a power cut (a JPEG cut
 short by one is still caught by ``codec.decode_jpeg``).
 
@@ -23,15 +32,15 @@ either fully labelled or not labelled at all; ``read_video_list`` detects which 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import posixpath
 import re
 import uuid
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import IO, Any
 
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
@@ -92,6 +101,17 @@ def _check_member_name(name: str) -> str:
     if name in (".", "..") or name == META_NAME or ".tmp-" in name:
         raise ValueError(f"member name {name!r} is reserved")
     return name
+
+
+def _check_content(what: str, data: object) -> None:
+    """TypeError unless data is bytes-like (the content of one file)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{what}: file content must be bytes, got {type(data).__name__}")
+
+
+def _tmp_name(path: str) -> str:
+    """A unique temporary name beside path ('<name>.tmp-<uuid>')."""
+    return f"{path}.tmp-{uuid.uuid4().hex}"
 
 
 def _dump_json(obj: Any) -> bytes:
@@ -159,22 +179,28 @@ class DatasetStore:
 
     def _write_atomic(self, path: str, data: bytes) -> None:
         """Write data to path via '<name>.tmp-<uuid>' and a move; no partial file on error."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"{path}: file content must be bytes, got {type(data).__name__}")
+        _check_content(path, data)
         self._makedirs(posixpath.dirname(path))
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        tmp = _tmp_name(path)
         try:
-            if self._local:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            else:
-                self.fs.pipe_file(tmp, bytes(data))
-                self.fs.mv(tmp, path)
+            with self._open_write(tmp) as f:
+                f.write(data)
+            self._move(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 self._remove(tmp)
             raise
+
+    def _open_write(self, path: str) -> IO[bytes]:
+        """A new file at path opened for writing (a write-only stream on object stores)."""
+        return open(path, "wb") if self._local else self.fs.open(path, "wb")
+
+    def _move(self, src: str, dst: str) -> None:
+        """Move a finished temporary file onto its final name, replacing what is there."""
+        if self._local:
+            os.replace(src, dst)
+        else:
+            self.fs.mv(src, dst)
 
     def _remove(self, path: str) -> None:
         """Delete a file if it exists."""
@@ -218,30 +244,21 @@ class DatasetStore:
 
     # -- videos ---------------------------------------------------------------------------
 
+    def video_writer(self, video_id: str) -> VideoWriter:
+        """A writer streaming one video's files into place (a `with` block aborts on error)."""
+        return (_ZipWriter if self.pack == "zip" else _FolderWriter)(self, video_id)
+
     def write_video(self, video_id: str, files: Mapping[str, bytes], meta: dict) -> None:
         """Write one video's files, then its meta.json (its presence marks the video done)."""
-        check_video_id(video_id)
-        meta_bytes = _dump_json(meta)
-        self._remove_done_markers(video_id)
-        if self.pack == "zip":
-            self._write_zip(video_id, files, meta_bytes)
-        else:
-            self._write_folder(video_id, files, meta_bytes)
+        with self.video_writer(video_id) as writer:
+            for name, data in files.items():
+                writer.add(name, data)
+            writer.finish(meta)
 
     def _remove_done_markers(self, video_id: str) -> None:
         """Remove the video's meta.json and sidecar, so a redo never looks done half-way."""
         self._remove(self._path(video_id, META_NAME))
         self._remove(self._sidecar_path(video_id))
-
-    def _write_folder(self, video_id: str, files: Mapping[str, bytes], meta: bytes) -> None:
-        """Folder layout: each member atomically, stale members of a former run removed."""
-        folder = self._folder(video_id)
-        names = {_check_member_name(n) for n in files}
-        for stale in self._stale_members(folder, names):
-            self._remove(posixpath.join(folder, stale))
-        for name, data in files.items():
-            self._write_atomic(posixpath.join(folder, name), data)
-        self._write_atomic(posixpath.join(folder, META_NAME), meta)
 
     def _stale_members(self, folder: str, keep: set[str]) -> list[str]:
         """Names of flow/image files left in folder by an earlier run and not in keep."""
@@ -254,21 +271,6 @@ class DatasetStore:
         except (FileNotFoundError, NotADirectoryError):
             return []
         return [n for n in present if _MEMBER_RE.match(n) and n not in keep]
-
-    def _write_zip(self, video_id: str, files: Mapping[str, bytes], meta: bytes) -> None:
-        """Zip layout: one stored (not deflated) zip, then the .meta.json sidecar."""
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-            members = [(_check_member_name(n), d) for n, d in files.items()]
-            for name, data in [*members, (META_NAME, meta)]:
-                if not isinstance(data, (bytes, bytearray, memoryview)):
-                    raise TypeError(f"{video_id}/{name}: content must be bytes")
-                info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-                info.compress_type = zipfile.ZIP_STORED
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, bytes(data))
-        self._write_atomic(self._zip_path(video_id), buf.getvalue())
-        self._write_atomic(self._sidecar_path(video_id), meta)
 
     def _done_layout(self, video_id: str) -> tuple[str, bytes] | None:
         """(layout, meta bytes) of a finished video, this store's pack looked at first."""
@@ -476,6 +478,114 @@ class DatasetStore:
         return sum(self._files().values())
 
 
+class VideoWriter(ABC):
+    """One video on its way into a DatasetStore: add() its files as they are made, then
+    finish(meta). Opening it removes the video's done markers; finish() writes them last.
+    Leaving a `with` block unfinished calls abort(). Not thread-safe: add from one thread."""
+
+    def __init__(self, store: DatasetStore, video_id: str) -> None:
+        """Start the video: a redo is not done from here until finish()."""
+        self.store = store
+        self.video_id = check_video_id(video_id)
+        self.names: set[str] = set()
+        self._closed = False
+        store._remove_done_markers(video_id)
+
+    def add(self, name: str, data: bytes) -> None:
+        """Write one member file now (each name once per video)."""
+        _check_member_name(name)
+        _check_content(f"{self.video_id}/{name}", data)
+        if self._closed or name in self.names:
+            raise ValueError(f"{self.video_id}: cannot add {name!r} (closed writer or repeat)")
+        self._add(name, bytes(data))
+        self.names.add(name)
+
+    def finish(self, meta: dict) -> None:
+        """Complete the video, its meta.json / sidecar written last: the video is then done."""
+        self._finish(_dump_json(meta))
+        self._closed = True
+
+    def abort(self) -> None:
+        """Give up on the video, which stays not done; temporary files are removed."""
+        self._closed = True
+
+    def __enter__(self) -> VideoWriter:
+        """The writer itself."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Abort unless finish() succeeded."""
+        if not self._closed:
+            self.abort()
+
+    @abstractmethod
+    def _add(self, name: str, data: bytes) -> None:
+        """Store one checked member."""
+
+    @abstractmethod
+    def _finish(self, meta: bytes) -> None:
+        """Put the members in their final place, then the done marker."""
+
+
+class _FolderWriter(VideoWriter):
+    """Folder layout: each file moved into the video's folder as soon as it is added; files
+    left by an abort or a kill are harmless (no meta.json) and a redo replaces them."""
+
+    def _add(self, name: str, data: bytes) -> None:
+        """Write the file atomically into the folder."""
+        self.store._write_atomic(self.store._path(self.video_id, name), data)
+
+    def _finish(self, meta: bytes) -> None:
+        """Remove members of an earlier, longer run that this one did not write, then meta.json."""
+        folder = self.store._folder(self.video_id)
+        for stale in self.store._stale_members(folder, self.names):
+            self.store._remove(posixpath.join(folder, stale))
+        self.store._write_atomic(posixpath.join(folder, META_NAME), meta)
+
+
+class _ZipWriter(VideoWriter):
+    """Zip layout: members appended to '<video_id>.zip.tmp-<uuid>', opened once, ZIP_STORED
+    with fixed dates; finish() moves it into place and writes the sidecar."""
+
+    def __init__(self, store: DatasetStore, video_id: str) -> None:
+        """Open the temporary zip."""
+        super().__init__(store, video_id)
+        self.path = store._zip_path(video_id)
+        self.tmp = _tmp_name(self.path)
+        store._makedirs(posixpath.dirname(self.path))
+        self._file = store._open_write(self.tmp)
+        self._zip = zipfile.ZipFile(self._file, "w", zipfile.ZIP_STORED)
+
+    def _add(self, name: str, data: bytes) -> None:
+        """Append one stored member (no compression, fixed date: reproducible bytes)."""
+        info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o644 << 16
+        self._zip.writestr(info, data)
+
+    def _finish(self, meta: bytes) -> None:
+        """meta.json as the last member, the zip moved into place, then the sidecar."""
+        self._add(META_NAME, meta)
+        self._close()
+        self.store._move(self.tmp, self.path)
+        self.store._write_atomic(self.store._sidecar_path(self.video_id), meta)
+
+    def abort(self) -> None:
+        """Close and delete the temporary zip; a finished zip of an earlier run stays."""
+        with contextlib.suppress(Exception):
+            self._close()
+        with contextlib.suppress(OSError):
+            self.store._remove(self.tmp)
+        super().abort()
+
+    def _close(self) -> None:
+        """Write the zip's central directory and close the temporary file."""
+        try:
+            self._zip.close()
+        finally:
+            self._file.close()
+
+
 class _MissingMember(Exception):
     """A member file (its name in .name; "" when the layout has no such video) absent from one
     layout of a video."""
@@ -499,6 +609,7 @@ def _is_int(text: str) -> bool:
 __all__ = [
     "FORMAT_VERSION",
     "DatasetStore",
+    "VideoWriter",
     "backward_names",
     "check_video_id",
     "flow_names",

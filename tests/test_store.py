@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import subprocess
+import sys
 import uuid
 import zipfile
 from pathlib import Path
@@ -11,6 +14,8 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pytest
+from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
+from fsspec.spec import AbstractBufferedFile
 
 from flowpipe.codec import decode_jpeg, encode_jpeg, quantize
 from flowpipe.store import (
@@ -72,6 +77,54 @@ def memory_url():
     root = url.removeprefix("memory://").split("/")[0]
     if fs.exists(f"/{root}"):
         fs.rm(f"/{root}", recursive=True)
+
+
+class UploadFile(AbstractBufferedFile):
+    """A file written as an object store does: uploaded in 4 KiB parts, no seeking, visible
+    once closed."""
+
+    uploaded = 0  # bytes sent in parts before the final one, by every UploadFile
+
+    def _initiate_upload(self) -> None:
+        self.parts: list[bytes] = []
+
+    def _upload_chunk(self, final: bool = False) -> bool:
+        self.parts.append(self.buffer.getvalue())
+        if final:
+            MemoryFile(self.fs, self.path, b"".join(self.parts)).commit()
+        else:
+            UploadFile.uploaded += len(self.parts[-1])
+        return True
+
+
+class ObjectStoreFS(MemoryFileSystem):
+    """objstore://: memory:// (same store) whose files open for writing as UploadFiles."""
+
+    protocol = ("objstore",)
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(str(path).replace("objstore://", "memory://", 1))
+
+    def _open(self, path, mode="rb", **kwargs):
+        if mode != "wb":
+            return super()._open(path, mode, **kwargs)
+        return UploadFile(self, self._strip_protocol(path), mode, block_size=4096)
+
+
+fsspec.register_implementation("objstore", ObjectStoreFS, clobber=True)
+
+
+@pytest.fixture
+def objstore_url(memory_url):
+    """A unique objstore:// root (files kept in memory://), removed afterwards."""
+    return memory_url.replace("memory://", "objstore://", 1)
+
+
+def zip_names(path: Path) -> list[str]:
+    """Member names of a zip, in order."""
+    with zipfile.ZipFile(path) as zf:
+        return zf.namelist()
 
 
 def test_names_are_one_based_and_padded() -> None:
@@ -237,6 +290,132 @@ def test_redo_with_fewer_flows_drops_stale_members(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path / "v")) == sorted(
         [*video_files(2, backward=False), "meta.json", "notes.txt"]
     )
+
+
+def test_zip_redo_with_fewer_flows_replaces_the_zip(tmp_path: Path) -> None:
+    store = DatasetStore(str(tmp_path), pack="zip")
+    store.write_video("v", video_files(3), meta_for(3))
+    store.write_video("v", video_files(2, backward=False), meta_for(2))
+    assert zip_names(tmp_path / "v.zip") == [*video_files(2, backward=False), "meta.json"]
+    assert sorted(os.listdir(tmp_path)) == ["v.meta.json", "v.zip"]
+
+
+def test_folder_files_appear_before_the_marker(tmp_path: Path) -> None:
+    store = DatasetStore(str(tmp_path))
+    files = video_files(2)
+    with store.video_writer("v") as writer:
+        for i, (name, data) in enumerate(files.items()):
+            writer.add(name, data)
+            assert sorted(os.listdir(tmp_path / "v")) == sorted(list(files)[: i + 1])
+            assert (tmp_path / "v" / name).read_bytes() == data
+            assert store.read_meta("v") is None and store.list_done() == {}
+        writer.finish(meta_for(2))
+    assert store.list_done() == {"v": meta_for(2)}
+
+
+def test_zip_members_go_to_a_temporary_zip_until_finished(tmp_path: Path) -> None:
+    store = DatasetStore(str(tmp_path), pack="zip")
+    store.write_video("v", video_files(1), meta_for(1))
+    old_zip = (tmp_path / "v.zip").read_bytes()
+    with store.video_writer("v") as writer:
+        assert store.read_meta("v") is None  # the sidecar goes first
+        for name, data in video_files(2).items():
+            writer.add(name, data)
+        tmp = [n for n in os.listdir(tmp_path) if n.startswith("v.zip.tmp-")]
+        assert len(tmp) == 1 and (tmp_path / "v.zip").read_bytes() == old_zip
+        writer.finish(meta_for(2))
+    assert sorted(os.listdir(tmp_path)) == ["v.meta.json", "v.zip"]
+    assert zip_names(tmp_path / "v.zip") == [*video_files(2), "meta.json"]
+
+
+@pytest.mark.parametrize("pack", ["folder", "zip"])
+def test_writer_abort_leaves_no_temp_zip_and_no_marker(tmp_path: Path, pack: str) -> None:
+    store = DatasetStore(str(tmp_path), pack=pack)
+    store.write_video("v", video_files(2), meta_for(2))
+    with pytest.raises(RuntimeError, match="encoder died"), store.video_writer("v") as writer:
+        writer.add("flow_x_00001.jpg", b"new")
+        raise RuntimeError("encoder died")
+    writer.abort()  # a second abort is harmless
+    assert store.read_meta("v") is None and store.list_done() == {}
+    assert not [p for p in all_files(tmp_path) if ".tmp-" in p]
+    if pack == "zip":  # the earlier zip stays, not done without its sidecar
+        assert sorted(os.listdir(tmp_path)) == ["v.zip"]
+    with pytest.raises(ValueError, match="closed writer"):
+        writer.add("flow_y_00001.jpg", b"late")
+
+
+def test_writer_refuses_a_repeated_member(tmp_path: Path) -> None:
+    store = DatasetStore(str(tmp_path), pack="zip")
+    with pytest.raises(ValueError, match="repeat"), store.video_writer("v") as writer:
+        writer.add("flow_x_00001.jpg", b"a")
+        writer.add("flow_x_00001.jpg", b"b")
+    assert os.listdir(tmp_path) == []
+
+
+KILLED_WRITER = """
+import sys
+from flowpipe.store import DatasetStore, flow_names
+writer = DatasetStore(sys.argv[1], sys.argv[2]).video_writer("v")
+for k in (1, 2):
+    for name in flow_names(k):
+        writer.add(name, b"new" * 1000)
+print("added", flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+@pytest.mark.parametrize("pack", ["folder", "zip"])
+def test_killed_writer_leaves_video_not_done_and_rerun_redoes_it(tmp_path: Path, pack: str) -> None:
+    store = DatasetStore(str(tmp_path), pack=pack)
+    store.write_video("v", video_files(3), meta_for(3))
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path), pack],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert child.stdout.readline() == "added\n"
+    child.kill()
+    child.wait()
+    assert store.read_meta("v") is None and store.list_done() == {}
+    temps = [p for p in all_files(tmp_path) if ".tmp-" in p]
+    if pack == "folder":  # whole new files, stale ones of the longer run, no meta.json
+        assert (tmp_path / "v" / "flow_y_00002.jpg").read_bytes() == b"new" * 1000
+        assert (tmp_path / "v" / "flow_x_00003.jpg").is_file() and temps == []
+    else:  # the earlier zip untouched, the killed run's temporary zip left beside it
+        assert store.read_file("v", "flow_x_00003.jpg") == video_files(3)["flow_x_00003.jpg"]
+        assert len(temps) == 1 and temps[0].startswith("v.zip.tmp-")
+    fewer = video_files(2, backward=False)
+    store.write_video("v", fewer, meta_for(2))
+    assert store.list_done() == {"v": meta_for(2)}
+    if pack == "folder":
+        assert sorted(os.listdir(tmp_path / "v")) == sorted([*fewer, "meta.json"])
+    else:
+        assert zip_names(tmp_path / "v.zip") == [*fewer, "meta.json"]
+    assert [p for p in all_files(tmp_path) if ".tmp-" in p] == temps
+
+
+def test_zip_streams_into_a_write_only_remote_file(objstore_url: str) -> None:
+    store = DatasetStore(objstore_url, pack="zip")
+    files = video_files(6)
+    before = UploadFile.uploaded
+    with store.video_writer("cls/v") as writer:
+        for name, data in files.items():
+            writer.add(name, data)
+        streamed = UploadFile.uploaded - before
+        assert streamed > 0.8 * sum(map(len, files.values()))  # sent before finish, not held
+        writer.finish(meta_for(6))
+    assert store.list_done() == {"cls/v": meta_for(6)}
+    assert store.read_files("cls/v", list(files)) == list(files.values())
+    fs, root = fsspec.url_to_fs(objstore_url)
+    data = fs.cat_file(f"{root}/cls/v.zip")
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None
+        assert all(i.flag_bits & 0x08 for i in zf.infolist())  # data descriptors: no seek
+    again = DatasetStore(objstore_url + "2", pack="zip")
+    again.write_video("cls/v", files, meta_for(6))
+    assert fs.cat_file(f"{root}2/cls/v.zip") == data  # same video, same bytes
+    with pytest.raises(RuntimeError), again.video_writer("w") as writer:
+        writer.add("flow_x_00001.jpg", files["flow_x_00001.jpg"])
+        raise RuntimeError("killed")
+    assert not [p for p in fs.find(root + "2") if ".tmp-" in p]
+    assert again.read_meta("w") is None
 
 
 def test_finished_videos_are_not_rewritten(tmp_path: Path) -> None:
