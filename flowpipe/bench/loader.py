@@ -36,6 +36,7 @@ from flowpipe.data.datasets import item_rng
 from flowpipe.data.sampling import field_indices, stack_fields, train_starts
 from flowpipe.extract import ExtractSettings, VideoTask, extract_video
 from flowpipe.flow import preset
+from flowpipe.memory import keep_freed_memory
 from flowpipe.store import DatasetStore, flow_names
 from flowpipe.synth import write_dataset
 from flowpipe.video import Resize
@@ -186,9 +187,10 @@ def _clips(data: str | None, work: Path, quick: bool) -> tuple[list[Path], tuple
 
 def run_loader_benchmark(
     data: str | None = None, stacks: int = 200, rounds: int = 3, L: int = 10, crop: int = 224,
-    quick: bool = False,
+    quick: bool = False, keep_memory: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run the benchmark and return its JSON-ready result."""
+    """Run the benchmark and return its JSON-ready result. keep_memory applies, to both
+    loaders alike, the malloc setting flowpipe's DataLoader workers use (`worker_init`)."""
     if quick:
         stacks, rounds, L, crop = min(stacks, 4), 1, min(L, 4), 64
     work = Path(tempfile.mkdtemp(prefix="flowpipe-bench-loader-"))
@@ -200,9 +202,12 @@ def run_loader_benchmark(
         repack_zip(records, work / "folder", work / "zip")
         torch.set_num_threads(1)
         cv2.setNumThreads(1)
+        if keep_memory:
+            keep_freed_memory()
         best = measure(work / "folder", work / "zip", L, crop, stacks, rounds)
         gpu = gpu_decode_rate(records, work / "folder", L, stacks)
-        return _result(best, records, size, L, crop, stacks, rounds, gpu)
+        return {**_result(best, records, size, L, crop, stacks, rounds, gpu),
+                "malloc_keeps_freed_memory": keep_memory}  # fmt: skip
     finally:
         torch.set_num_threads(threads)
         shutil.rmtree(work, ignore_errors=True)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from flowpipe.data.datasets import VideoDataset
+from flowpipe.data.datasets import VideoDataset, worker_init
 from flowpipe.train.checkpoint import checkpoint_config, load_checkpoint
 from flowpipe.train.config import TrainConfig
 from flowpipe.train.metrics import confusion_matrix, save_confusion_png, summarize
@@ -29,7 +29,13 @@ def predict_videos(
     num = len(dataset.records)
     sums = torch.zeros(num, dataset.num_classes, dtype=torch.float64)
     counts = torch.zeros(num, dtype=torch.float64)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        worker_init_fn=worker_init,
+    )
     index = 0
     for x, _ in loader:
         probs = _view_probabilities(model, x.to(device))

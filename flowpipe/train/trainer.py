@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from flowpipe.data import worker_init
 from flowpipe.train import distributed
 from flowpipe.train.checkpoint import (
     BEST,
@@ -53,6 +54,7 @@ def _loader(dataset: Any, cfg: TrainConfig, epoch: int, ctx: distributed.Context
     # unless it is the only one.
     return DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler,
                       num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda",
+                      worker_init_fn=worker_init,
                       drop_last=len(sampler) > cfg.batch_size)  # fmt: skip
 
 
