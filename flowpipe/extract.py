@@ -1,8 +1,9 @@
 """One video end to end, the unit of work of `flowpipe extract`.
 
 Decode (a thread, ahead of the solver), TV-L1 forward and backward flow in large batches on the
-engine, quantisation on the engine's device, JPEG encoding in a thread pool, then the video's
-files and, last, its meta.json. Errors a user's input causes come back as a failure record
+engine, quantisation on the engine's device, JPEG encoding in a thread pool, each file handed
+to the store's video writer as soon as it is encoded (memory does not grow with the video's
+length) and, last, its meta.json. Errors a user's input causes come back as a failure record
 rather than an exception, so Dask does not retry them; a crash of the worker is retried.
 """
 
@@ -17,8 +18,9 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,14 @@ from flowpipe.codec import (
     quantize,
 )
 from flowpipe.flow import TVL1Params, tvl1_flow
-from flowpipe.store import FORMAT_VERSION, DatasetStore, backward_names, flow_names, image_name
+from flowpipe.store import (
+    FORMAT_VERSION,
+    DatasetStore,
+    VideoWriter,
+    backward_names,
+    flow_names,
+    image_name,
+)
 from flowpipe.video import Resize, VideoError, probe, read_chunks, to_gray
 
 DEFAULT_BATCH = 16
@@ -50,6 +59,9 @@ PROGRESS_TOPIC = "flowpipe-frames"
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MALLOC_KEEP_BYTES = 1 << 30
 MALLOC_MMAP_BYTES = 32 << 20
+# Chunks of JPEG jobs that may be pending (encoding or waiting to be written) while the engine
+# computes the next chunk: bounds a worker's memory whatever the video's length.
+IN_FLIGHT_CHUNKS = 2
 # Frames a video may decode short of its header's count before it counts as truncated.
 TRUNCATION_TOLERANCE = 2
 
@@ -164,38 +176,49 @@ def _extract(
     start = time.perf_counter()
     info = probe(task.path)
     timings = Timings()
-    files: dict[str, bytes] = {}
     frames = flows = 0
     quant_check: list[float] = []
-    with ThreadPoolExecutor(max(1, min(8, (os.cpu_count() or 2)))) as pool:
-        pending = []
+    pending: deque[Future] = deque()
+    with (
+        store.video_writer(task.video_id) as writer,
+        ThreadPoolExecutor(max(1, min(8, (os.cpu_count() or 2)))) as pool,
+    ):
         for chunk in _prefetch(read_chunks(task.path, batch + 1, settings.resize, settings.fps,
                                            settings.max_frames), timings):  # fmt: skip
             first = frames == 0
             new = chunk if first else chunk[1:]
-            if settings.rgb:
-                pending += _submit_images(pool, new, frames, settings.quality)
+            jobs = _submit_images(pool, new, frames, settings.quality) if settings.rgb else []
             frames += len(new)
-            if len(chunk) < 2:
-                continue
-            planes = _flow_planes(to_gray(chunk), settings, device, timings, quant_check)
-            pending += _submit_planes(pool, planes, flows, settings)
-            flows += len(chunk) - 1
-            report(len(new))
-        for job in pending:
-            name, data, seconds = job.result()
-            files[name] = data
-            timings.encode += seconds
-    if flows == 0:
-        raise VideoError(task.path, f"{frames} frame decoded; flow needs at least 2")
-    _check_complete(task, info, settings, frames)
-    meta = _meta(task, info, settings, frames, flows, timings, quant_check)
-    t = time.perf_counter()
-    store.write_video(task.video_id, files, meta)
-    timings.write = time.perf_counter() - t
+            if len(chunk) >= 2:
+                planes = _flow_planes(to_gray(chunk), settings, device, timings, quant_check)
+                jobs += _submit_planes(pool, planes, flows, settings)
+                flows += len(chunk) - 1
+                report(len(new))
+            pending.extend(jobs)
+            _write_done(pending, writer, timings, keep=IN_FLIGHT_CHUNKS * len(jobs))
+        _write_done(pending, writer, timings, keep=0)
+        if flows == 0:
+            raise VideoError(task.path, f"{frames} frame decoded; flow needs at least 2")
+        _check_complete(task, info, settings, frames)
+        meta = _meta(task, info, settings, frames, flows, timings, quant_check)
+        t = time.perf_counter()
+        writer.finish(meta)
+        timings.write += time.perf_counter() - t
     timings.wall = time.perf_counter() - start
     meta["timings"] = dataclasses.asdict(timings)
     return {"status": "done", **meta}
+
+
+def _write_done(pending: deque[Future], writer: VideoWriter, timings: Timings, keep: int) -> None:
+    """Write encoded JPEGs in submission order (zip members in a fixed order): every finished
+    one at the head of the queue, waiting on the oldest while more than `keep` are pending,
+    so a video's JPEGs never pile up in memory."""
+    while pending and (len(pending) > keep or pending[0].done()):
+        name, data, seconds = pending.popleft().result()
+        timings.encode += seconds
+        t = time.perf_counter()
+        writer.add(name, data)
+        timings.write += time.perf_counter() - t
 
 
 def _check_complete(task: VideoTask, info: Any, settings: ExtractSettings, frames: int) -> None:
