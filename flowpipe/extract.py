@@ -9,13 +9,10 @@ rather than an exception, so Dask does not retry them; a crash of the worker is 
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
 import functools
 import os
 import queue
-import sys
 import threading
 import time
 from collections import deque
@@ -39,6 +36,7 @@ from flowpipe.codec import (
     quantize,
 )
 from flowpipe.flow import TVL1Params, tvl1_flow
+from flowpipe.memory import keep_freed_memory
 from flowpipe.store import (
     FORMAT_VERSION,
     DatasetStore,
@@ -55,10 +53,6 @@ DEFAULT_BATCH = 16
 TORCH_THREADS_ENV = "FLOWPIPE_TORCH_THREADS"
 # The Dask event topic on which workers report frames done.
 PROGRESS_TOPIC = "flowpipe-frames"
-# glibc mallopt parameters (malloc.h) and the values restored in workers.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MALLOC_KEEP_BYTES = 1 << 30
-MALLOC_MMAP_BYTES = 32 << 20
 # Chunks of JPEG jobs that may be pending (encoding or waiting to be written) while the engine
 # computes the next chunk: bounds a worker's memory whatever the video's length.
 IN_FLIGHT_CHUNKS = 2
@@ -143,11 +137,8 @@ def configure_worker_process() -> None:
     threads = os.environ.get(TORCH_THREADS_ENV)
     if threads and torch.get_num_threads() != int(threads):
         torch.set_num_threads(int(threads))
-    if os.environ.get("MALLOC_TRIM_THRESHOLD_") and sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP_BYTES)
-            libc.mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_BYTES)
+    if os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        keep_freed_memory()
 
 
 def failure_record(task: VideoTask, err: BaseException) -> dict[str, Any]:
