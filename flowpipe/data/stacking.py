@@ -131,7 +131,7 @@ def trajectory_stack(
     first field of a chain at the grid of a plain crop is its box: looked up, not sampled)."""
     n, _, height, width = codes.shape
     table = _tables(bound)[0]
-    field = np.empty((2, height, width), np.float32)
+    fields = cv2.LUT(codes.reshape(-1, width), table).reshape(n, 2, height, width)  # one call
     out = _output(n, view)
     for chain in chains:
         px, py = _positions(view, view.flip)
@@ -140,8 +140,7 @@ def trajectory_stack(
                 _box_values(codes[k : k + 1], view, (table, table), out[k : k + 1])
             else:
                 for c in range(2):
-                    cv2.LUT(codes[k, c], table, dst=field[c])
-                    cv2.remap(field[c], px, py, cv2.INTER_LINEAR, dst=out[k, c],
+                    cv2.remap(fields[k, c], px, py, cv2.INTER_LINEAR, dst=out[k, c],
                               borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
             np.clip(np.add(px, out[k, 0], out=px), 0, width - 1, out=px)
             np.clip(np.add(py, out[k, 1], out=py), 0, height - 1, out=py)
