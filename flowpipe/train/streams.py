@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from flowpipe.data import FlowClipDataset, FlowStackDataset, FrameDataset
@@ -28,8 +29,28 @@ def stream_dataset(
 
 
 def stream_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
-    """The stream's network, initialised from `cfg.init_from` when given."""
+    """The stream's network, initialised from `cfg.init_from` when given; a ValueError when
+    the architecture cannot take the configured input size."""
     model = build_model(cfg.model_arch, cfg.in_channels, num_classes, cfg.dropout)
     if cfg.init_from:
         load_pretrained(model, cfg.init_from, cfg.model_arch)
+    _check_input_size(model, cfg)
     return model
+
+
+def _check_input_size(model: nn.Module, cfg: TrainConfig) -> None:
+    """One forward pass of a zero sample of the stream's shape (the net's own size check)."""
+    time = (cfg.T,) if cfg.stream == "i3d" else ()
+    sample = torch.zeros(1, cfg.in_channels, *time, cfg.crop, cfg.crop)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(sample)
+    except RuntimeError as err:
+        reason = str(err).strip().splitlines()[0]
+        raise ValueError(
+            f"architecture {cfg.model_arch} cannot take {cfg.crop}x{cfg.crop} crops: {reason}"
+        ) from None
+    finally:
+        model.train(was_training)

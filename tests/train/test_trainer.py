@@ -135,6 +135,7 @@ def test_cross_modality_init_from_a_checkpoint(dataset: Path, tmp_path: Path) ->
 @pytest.mark.parametrize(("args", "message"), [
     (["--arch", "vgg16"], "error: unknown architecture 'vgg16'"),
     (["--arch", "i3d"], "error: the temporal stream cannot use architecture i3d"),
+    (["--arch", "cnn-m-2048"], "error: architecture cnn-m-2048 cannot take 32x32 crops"),
     (["--split", "MISSING"], "error: split file not found"),
     (["--pretrained", "BADCKPT"], "does not fit model shape"),
     (["--split", "NEVER"], "are not in"),
