@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(VENV)/bin/flowpipe synth $(DEMO_OUT)/synth --videos-per-class 1 --frames 12 --size 160x120 --png
 	$(VENV)/bin/flowpipe extract $(DEMO_OUT)/synth/videos -o $(DEMO_OUT)/flow --workers 1 --device cpu
 	$(VENV)/bin/flowpipe info $(DEMO_OUT)/flow
+	$(VENV)/bin/flowpipe viz report $(DEMO_OUT)/flow -o $(DEMO_OUT)/report.html
 	$(VENV)/bin/flowpipe flow $(DEMO_OUT)/synth/frames/rotate_cw/rotate_cw_000/img_00001.png \
 		$(DEMO_OUT)/synth/frames/rotate_cw/rotate_cw_000/img_00002.png -o $(DEMO_OUT)/rotate_cw.flo --png
 	$(PY) -c "from flowpipe.io import read_flo, endpoint_error; \
