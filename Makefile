@@ -35,7 +35,7 @@ demo: $(STAMP)
 		print('AEE vs ground truth: %.3f px' % endpoint_error(read_flo('$(DEMO_OUT)/rotate_cw.flo'), \
 		read_flo('$(DEMO_OUT)/synth/flow/rotate_cw/rotate_cw_000/flow_00001.flo')))"
 
-# synth -> extract --rgb -> train temporal, I3D, spatial -> eval -> fuse (CPU, ~30 min).
+# synth -> extract --rgb -> train temporal, I3D, spatial -> eval -> fuse (CPU, ~7 min).
 demo-train: $(STAMP)
 	$(PY) -m flowpipe.train.demo $(DEMO_OUT)/train
 

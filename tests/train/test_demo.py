@@ -17,7 +17,7 @@ from tests.train.test_trainer import dataset  # noqa: F401  (the module's fixtur
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # ~20 minutes on 2 cores
+@pytest.mark.timeout(3600)  # ~7 minutes on 2 idle cores, ~20 when shared
 def test_demo_reaches_the_figures(tmp_path: Path) -> None:
     results = run_demo(tmp_path)
     assert results["temporal_test_top1"] >= 0.9
