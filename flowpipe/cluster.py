@@ -95,6 +95,7 @@ def run_extraction(
     Runs on `client` when given, else on the cluster `options` names; `on_frames` hears
     the frames the workers finish, as they go (the frame progress bar shows the same)."""
     store = DatasetStore(root, pack)
+    store.remove_stale_temporaries()  # left by writers killed in an earlier run
     wanted = settings.as_dict()
     finished = {} if overwrite else store.list_done()
     summary = RunSummary()

@@ -36,6 +36,7 @@ import json
 import os
 import posixpath
 import re
+import time
 import uuid
 import zipfile
 from abc import ABC, abstractmethod
@@ -55,6 +56,7 @@ FAILURES_NAME = "failures.jsonl"
 _ZIP_SUFFIX = ".zip"
 _SIDECAR_SUFFIX = ".meta.json"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same video gives the same bytes
+STALE_TEMPORARY_SECONDS = 3600.0  # a temporary file untouched this long has no live writer
 _MEMBER_RE = re.compile(r"^(?:b?flow_[xy]|img)_\d{5,}\.jpg$")
 
 
@@ -241,6 +243,24 @@ class DatasetStore:
             for name, info in found.items()
             if name.startswith(prefix) and info.get("type", "file") == "file"
         }
+
+    def remove_stale_temporaries(self, older_than: float = STALE_TEMPORARY_SECONDS) -> list[str]:
+        """Delete '<name>.tmp-<uuid>' files that killed writers left, unmodified for more than
+        `older_than` seconds (a live writer's are fresh); return their paths under root."""
+        now = time.time()
+        removed = []
+        for rel in self._files():
+            if ".tmp-" not in posixpath.basename(rel):
+                continue
+            path = self._path(rel)
+            try:
+                age = now - self.fs.modified(path).timestamp()
+            except (NotImplementedError, OSError, AttributeError):
+                continue
+            if age > older_than:
+                self._remove(path)
+                removed.append(rel)
+        return removed
 
     # -- videos ---------------------------------------------------------------------------
 

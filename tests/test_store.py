@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from fsspec.spec import AbstractBufferedFile
 from flowpipe.codec import decode_jpeg, encode_jpeg, quantize
 from flowpipe.store import (
     FORMAT_VERSION,
+    STALE_TEMPORARY_SECONDS,
     DatasetStore,
     backward_names,
     flow_names,
@@ -609,3 +611,17 @@ def test_failed_move_leaves_no_temp_file(tmp_path: Path) -> None:
         store.write_video("v", video_files(1), meta_for(1))
     assert sorted(os.listdir(tmp_path / "v")) == ["flow_x_00001.jpg", "flow_y_00001.jpg"]
     assert store.read_meta("v") is None
+
+
+def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path: Path) -> None:
+    store = DatasetStore(str(tmp_path))
+    store.write_video("a/v", video_files(1), meta_for(1))
+    stale = tmp_path / "a" / "v.zip.tmp-0123abcd"
+    fresh = tmp_path / "a" / "v" / "flow_x_00002.jpg.tmp-4567ef"
+    for path in (stale, fresh):
+        path.write_bytes(b"partial")
+    old = time.time() - 2 * STALE_TEMPORARY_SECONDS
+    os.utime(stale, (old, old))
+    assert store.remove_stale_temporaries() == ["a/v.zip.tmp-0123abcd"]
+    assert not stale.exists() and fresh.exists()
+    assert store.list_done().keys() == {"a/v"}
