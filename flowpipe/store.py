@@ -370,20 +370,26 @@ class DatasetStore:
         return out
 
     def _read_zip_members(self, video_id: str, names: list[str]) -> list[bytes]:
-        """Members of the video's zip; _MissingMember for a missing zip or member."""
+        """Members of the video's zip; _MissingMember for a missing zip or member, ValueError
+        naming the zip when it is corrupt."""
         path = self._zip_path(video_id)
         try:
             f = open(path, "rb") if self._local else self.fs.open(path, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise _MissingMember("") from None
-        with f, zipfile.ZipFile(f) as zf:
-            out = []
-            for n in names:
-                try:
-                    out.append(zf.read(n))
-                except KeyError:
-                    raise _MissingMember(n) from None
-            return out
+        try:
+            with f, zipfile.ZipFile(f) as zf:
+                return [self._zip_member(zf, n) for n in names]
+        except zipfile.BadZipFile as err:
+            raise ValueError(f"{path}: corrupt zip ({err})") from None
+
+    @staticmethod
+    def _zip_member(zf: zipfile.ZipFile, name: str) -> bytes:
+        """One member's bytes; _MissingMember when the zip lacks it."""
+        try:
+            return zf.read(name)
+        except KeyError:
+            raise _MissingMember(name) from None
 
     # -- dataset-level files --------------------------------------------------------------
 

@@ -32,7 +32,7 @@ class VideoRecord:
         return self.flows + 1
 
 
-def _record(video_id: str, label: int, meta: dict) -> VideoRecord:
+def record_from_meta(video_id: str, label: int, meta: dict) -> VideoRecord:
     """A VideoRecord from a video's meta.json."""
     settings = meta["settings"]
     width, height = meta["size"]
@@ -109,7 +109,7 @@ def load_records(
         )
     if absent:
         warnings.warn(f"skipping {len(absent)} split videos not in {root}", stacklevel=2)
-    records = [_record(matched[v], label, done[matched[v]]) for v, label in split.entries
+    records = [record_from_meta(matched[v], label, done[matched[v]]) for v, label in split.entries
                if v in matched]  # fmt: skip
     if not records:
         raise ValueError(f"{root}: the split selects no video")

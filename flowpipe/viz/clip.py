@@ -61,8 +61,7 @@ def _chunks(ks: list[int]) -> Iterator[list[int]]:
 def _stored_rgb(video: Video, ks: list[int]) -> Iterator[np.ndarray]:
     """The stored img_ frames ks as RGB."""
     for chunk in _chunks(ks):
-        for bgr in video.read_images(chunk):
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        yield from video.read_rgb(chunk)
 
 
 def _picked(frames: Iterator[np.ndarray], ks: list[int], blank: np.ndarray) -> Iterator[np.ndarray]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import zipfile
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from flowpipe.codec import decode_jpeg
-from flowpipe.store import DatasetStore, backward_names, flow_names, image_name
+from flowpipe.data.reader import VideoReader
+from flowpipe.data.records import VideoRecord, record_from_meta
+from flowpipe.store import DatasetStore
 from flowpipe.video import Resize, iter_frames
 
 
@@ -22,48 +23,46 @@ class Video:
     video_id: str
     meta: dict
 
+    @functools.cached_property
+    def record(self) -> VideoRecord:
+        """Its sizes, bound and stored parts, as the loaders see them."""
+        return record_from_meta(self.video_id, -1, self.meta)
+
+    @functools.cached_property
+    def reader(self) -> VideoReader:
+        """The loaders' decoder for this video's dataset."""
+        return VideoReader(self.store.url)
+
     @property
     def bound(self) -> float:
         """The clipping bound its flow was stored with."""
-        return float(self.meta["settings"]["bound"])
+        return self.record.bound
 
     @property
     def has_backward(self) -> bool:
         """Whether backward flow (bflow_*) was stored."""
-        return bool(self.meta["settings"]["backward"])
+        return self.record.backward
 
     @property
     def has_rgb(self) -> bool:
         """Whether RGB frames (img_*) were stored."""
-        return bool(self.meta["settings"]["rgb"])
+        return self.record.rgb
 
     def read_codes(self, ks: list[int], backward: bool = False) -> list[tuple[np.ndarray, ...]]:
         """Stored (x, y) uint8 codes of flows ks (1-based), from one read of the video."""
-        names = [n for k in ks for n in (backward_names(k) if backward else flow_names(k))]
-        planes = [self._decode(n, d) for n, d in zip(names, self._read(names), strict=True)]
-        return [tuple(planes[i : i + 2]) for i in range(0, len(planes), 2)]
+        codes = self.reader.flow_codes(self.record, [(k, backward) for k in ks])
+        return [(c[0], c[1]) for c in codes]
 
-    def read_images(self, ks: list[int]) -> list[np.ndarray]:
-        """Stored BGR frames ks (1-based); the video must have been extracted with --rgb."""
-        names = [image_name(k) for k in ks]
-        return [self._decode(n, d) for n, d in zip(names, self._read(names), strict=True)]
+    def read_rgb(self, ks: list[int]) -> np.ndarray:
+        """Stored RGB frames ks (1-based) [n, H, W, 3]; the video must have been extracted with
+        --rgb."""
+        return self.reader.frames(self.record, ks)
 
     def source_frames(self) -> Iterator[np.ndarray]:
         """BGR frames decoded again from the source video, at the size and rate of the flow."""
         resize = Resize(size=tuple(self.meta["size"]))
         fps = self.meta["settings"].get("fps")
         return iter_frames(self.meta["source"], resize, fps, self.meta["frames"])
-
-    def _read(self, names: list[str]) -> list[bytes]:
-        """Raw member files of the video; ValueError for a corrupt zip."""
-        try:
-            return self.store.read_files(self.video_id, names)
-        except zipfile.BadZipFile as err:
-            raise ValueError(f"{self.store.url}/{self.video_id}.zip: corrupt zip ({err})") from None
-
-    def _decode(self, name: str, data: bytes) -> np.ndarray:
-        """Decode one member, naming the video in the error."""
-        return decode_jpeg(data, f"{self.store.url}/{self.video_id}/{name}")
 
 
 def locate_video(path: str) -> Video:
