@@ -11,12 +11,13 @@ from flowpipe.store import DatasetStore
 FLOAT32_BYTES = 4
 
 
-def dataset_summary(root: str) -> dict[str, Any]:
+def dataset_summary(root: str, done: dict[str, dict] | None = None) -> dict[str, Any]:
     """Videos, flows, failures, bytes on disk, ratio to float32 flow, and the end-point error
-    that quantisation + JPEG add (measured by extraction on one field per video)."""
+    that quantisation + JPEG add (measured by extraction on one field per video). `done`: the
+    store's list_done(), when the caller has it already (it reads every meta.json)."""
     store = DatasetStore(root)
     manifest = store.read_manifest()
-    done = store.list_done()
+    done = store.list_done() if done is None else done
     if manifest is None and not done:
         raise ValueError(f"{root}: not a flowpipe dataset (no flowpipe.json and no finished video)")
     fields = {vid: m["flows"] * (2 if m["settings"]["backward"] else 1) for vid, m in done.items()}

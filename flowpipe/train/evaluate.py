@@ -36,9 +36,10 @@ def predict_videos(
         num_workers=workers,
         worker_init_fn=worker_init,
     )
+    is_3d = any(isinstance(m, nn.Conv3d) for m in model.modules())
     index = 0
     for x, _ in loader:
-        probs = _view_probabilities(model, x.to(device))
+        probs = _view_probabilities(model, x.to(device), is_3d)
         videos = torch.tensor([dataset.video_of(i) for i in range(index, index + len(x))])
         sums.index_add_(0, videos, probs.sum(dim=1).double().cpu())
         counts.index_add_(
@@ -50,9 +51,8 @@ def predict_videos(
     return (sums / counts[:, None]).float().numpy()
 
 
-def _view_probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _view_probabilities(model: nn.Module, x: torch.Tensor, is_3d: bool) -> torch.Tensor:
     """[B, V, classes] softmax of each view: 2-D items are [B, V, C, H, W], I3D [B, C, T, H, W]."""
-    is_3d = any(isinstance(m, nn.Conv3d) for m in model.modules())
     if is_3d:
         return model(x).softmax(dim=-1)[:, None]
     b, v = x.shape[:2]

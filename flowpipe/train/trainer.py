@@ -129,7 +129,8 @@ def _resume_state(cfg: TrainConfig, out: Path) -> dict[str, Any] | None:
     state = load_checkpoint(out / LAST)
     saved = checkpoint_config(state)
     free = ("epochs", "workers", "device", "out")
-    differs = [k for k, v in saved.as_dict().items() if k not in free and cfg.as_dict()[k] != v]
+    wanted = cfg.as_dict()
+    differs = [k for k, v in saved.as_dict().items() if k not in free and wanted[k] != v]
     if differs:
         raise ValueError(
             f"{out / LAST}: cannot resume with different settings: {', '.join(differs)}"

@@ -94,9 +94,9 @@ def report_data(root: str, samples: int = DEFAULT_SAMPLES, workers: int | None =
     """Everything the page shows, as JSON-ready data; ValueError for a non-dataset or empty one."""
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
-    summary = dataset_summary(root)
     store = DatasetStore(root)
     done = store.list_done()
+    summary = dataset_summary(root, done)
     failures = store.read_failures()
     if not done and not failures:
         raise ValueError(f"{root}: empty dataset (no finished video and no failed input)")
