@@ -26,10 +26,14 @@ from flowpipe.io import endpoint_error, read_flo
 from flowpipe.synth import MOTION_CLASSES, render_video
 
 SAMPLE_VIDEO = "videos/sample_340x256.mp4"
+# Real UCF-101 frames converge in fewer iterations than the sample clip: reported beside it.
+UCF_VIDEO = "videos/v_ApplyEyeMakeup_g01_c01.avi"
 MIDDLEBURY = ("Dimetrodon", "RubberWhale", "Grove2")
 BENCH_SIZE = (340, 256)
 QUICK_SIZE = (160, 120)
-CUDA_BATCHES = (1, 32, 128)
+CUDA_BATCHES = (1, 32, 128, 256)
+# Stage of the solver -> a part of its GPU kernels' names (the Triton backend's kernels).
+STAGE_KERNELS = {"iterations": "iteration", "median": "median", "warp": "grid_sampler"}
 # Each batch size is timed over at most this many calls, and OpenCV over this many pairs.
 TIMED_CALLS_PER_BATCH = 8
 OPENCV_PAIRS = 8
@@ -194,13 +198,8 @@ def run_tvl1_benchmark(
         "backend": resolve_backend(dev, backend),
         "flowpipe": _speed(frames, batches, params, dev, pairs, backend),
     }
-    if dev.type == "cuda" and result["backend"] != "torch":
-        top = max(batches)
-        result["torch_path"] = {
-            f"batch_{top}_pairs_per_s": _speed(frames, [top], params, dev, pairs, "torch")[
-                f"batch_{top}_pairs_per_s"
-            ]
-        }
+    if dev.type == "cuda":
+        result.update(_cuda_extras(frames, data_dir, params, dev, batches, pairs, backend))
     if not no_opencv:
         result.update(_opencv_speed(frames, params, result["flowpipe"], batches, pairs))
     accuracy = {"synthetic": synthetic_accuracy(size, params, dev, _has_opencv(no_opencv))}
@@ -208,6 +207,55 @@ def run_tvl1_benchmark(
         accuracy["middlebury"] = middlebury_accuracy(data_dir, params, dev, _has_opencv(no_opencv))
     result["accuracy"] = accuracy
     return result
+
+
+def _cuda_extras(
+    frames: np.ndarray,
+    data_dir: Path | None,
+    params: TVL1Params,
+    dev: torch.device,
+    batches: list[int],
+    pairs: int,
+    backend: str,
+) -> dict[str, Any]:
+    """On a GPU: the torch path at the largest batch (same run), GPU time per stage of one
+    largest-batch call, the Triton settings, and the speed on real UCF-101 frames."""
+    top = max(batches)
+    extras: dict[str, Any] = {"stages_ms": stage_times(frames[: top + 1], params, dev, backend)}
+    if resolve_backend(dev, backend) == "triton":
+        from flowpipe.flow import triton_backend
+
+        extras["triton"] = {"fused_steps": triton_backend.FUSED_STEPS,
+                            "block": triton_backend.BLOCK}  # fmt: skip
+        torch_speed = _speed(frames, [top], params, dev, pairs, "torch")
+        extras["torch_path"] = {f"batch_{top}_pairs_per_s": torch_speed[f"batch_{top}_pairs_per_s"]}
+    ucf = data_dir / UCF_VIDEO if data_dir is not None else None
+    if ucf is not None and ucf.is_file():
+        real = video_frames(ucf, pairs + 1)
+        real = np.stack([cv2.resize(f, BENCH_SIZE, interpolation=cv2.INTER_AREA) for f in real])
+        speed = _speed(real, [top], params, dev, pairs, backend)
+        extras["ucf101_340x256"] = {"source": UCF_VIDEO, **speed}
+    return extras
+
+
+def stage_times(
+    frames: np.ndarray, params: TVL1Params, dev: torch.device, backend: str
+) -> dict[str, float]:
+    """GPU milliseconds per stage of one call on all pairs of `frames`, from the profiler:
+    the fused iterations, the median, warping, and everything else."""
+    from torch.profiler import ProfilerActivity, profile
+
+    prev = torch.from_numpy(frames[:-1]).to(dev)
+    nxt = torch.from_numpy(frames[1:]).to(dev)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        tvl1_flow(prev, nxt, params=params, device=dev, backend=backend)
+        _sync(dev)
+    stages = dict.fromkeys((*STAGE_KERNELS, "other"), 0.0)
+    for event in prof.key_averages():
+        name = event.key.lower()
+        stage = next((s for s, part in STAGE_KERNELS.items() if part in name), "other")
+        stages[stage] += event.device_time_total / 1e3
+    return {"pairs": len(frames) - 1, **stages}
 
 
 def _has_opencv(no_opencv: bool) -> bool:

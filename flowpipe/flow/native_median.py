@@ -82,7 +82,8 @@ def c_source() -> str:
     return head + "".join(_function_code(k) for k in KSIZES)
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """flowpipe's per-machine cache of built kernels ($XDG_CACHE_HOME or ~/.cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "flowpipe"
 
@@ -96,7 +97,7 @@ def load_library() -> ctypes.CDLL | None:
     source = c_source()
     flags = ["-O3", "-march=native", "-shared", "-fPIC"]
     key = hashlib.sha256((source + " ".join(flags) + platform.machine()).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"median-{key}.so"
+    target = cache_dir() / f"median-{key}.so"
     if not target.exists():
         try:
             _compile(compiler, flags, source, target)

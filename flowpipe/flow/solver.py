@@ -74,14 +74,15 @@ class Kernels(NamedTuple):
 
 
 def select_warp_solver(device: torch.device, backend: str, compile: bool) -> WarpSolver:
-    """The inner/outer loop runner for a device: Triton kernels, or torch ops (fused by
-    torch.compile when `compile`); the median natively on CPU when a C compiler is there."""
+    """The inner/outer loop runner for a device: Triton kernels (median included), or torch
+    ops (fused by torch.compile when `compile`), the median natively on CPU when a C
+    compiler is there."""
+    if resolve_backend(device, backend) == "triton":
+        return iterate_warp_triton
     if device.type == "cpu" and load_library() is not None:
         median = native_median
     else:
         median = _compiled(median_filter) if compile else median_filter
-    if resolve_backend(device, backend) == "triton":
-        return functools.partial(iterate_warp_triton, median=median)
     iteration = _compiled(tvl1_iteration) if compile else tvl1_iteration
     return functools.partial(_iterate_warp, kernels=Kernels(iteration, median))
 

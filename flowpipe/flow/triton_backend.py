@@ -1,29 +1,34 @@
 """The TV-L1 inner loop as Triton kernels, with the stopping rule kept on the device.
 
-Two kernels per iteration, each one pass over memory and in place: the primal step
-(thresholding, divergence, flow update, and the per-pair squared change summed atomically)
-and the dual step (forward gradient and Chambolle's update). A pair is active while the
-change of its previous iteration exceeds the threshold; the kernels read that flag from a
-ring of three change rows (previous, current, next: the dual step clears the next), so an
-iteration is two launches and no host round trip. Every CHECK_EVERY iterations the host
-reads the flags once, stops when all pairs have converged, and launches only the pairs still
-active from then on: OpenCV's per-pair rule is kept exactly. On CPU the kernels run under
-TRITON_INTERPRET=1 (tests); the pure-torch path gives the same flow.
+One kernel launch runs FUSED_STEPS iterations (thresholding, divergence, primal update, dual
+update) for every active pair, reading the state from one buffer set and writing it to the
+other; the median at the start of each outer iteration is a launch of its own. A pair is
+active while every change of its previous launch exceeds the threshold; the kernels read
+that flag from a ring of three change blocks (previous, current, next: each launch clears the
+next), so no launch waits on the host. Every CHECK_EVERY iterations the host reads the flags
+once, stops when all pairs have converged, and launches only the pairs still active from
+then on. Each pair records which buffer set holds its latest state; the warp ends by
+gathering every pair's state back into the caller's tensors.
+
+With FUSED_STEPS = 1 this is OpenCV's per-pair rule exactly. With more, a pair that
+converges inside a launch finishes that launch's remaining iterations (at most
+FUSED_STEPS - 1 extra ones, each changing the flow by less than the stopping threshold).
+On CPU the kernels run under TRITON_INTERPRET=1 (tests); the torch path gives the same flow.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
-from collections.abc import Callable
 
 import torch
 
 from flowpipe.flow.params import TVL1Params
 
-BLOCK = 1024
+BLOCK = 512
+FUSED_STEPS = 2
 CHECK_EVERY = 8
+CONVERGED_FLAG = 1.0e30  # a change row that a launch did not use: never below a threshold
 
 
 def triton_available(device: torch.device) -> bool:
@@ -33,12 +38,43 @@ def triton_available(device: torch.device) -> bool:
     return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
 
 
-@functools.cache
-def _kernels() -> tuple[Callable, Callable]:
-    """The kernels, imported on first use (importing triton is slow and optional)."""
-    from flowpipe.flow.triton_kernels import dual, primal
+class _Loop:
+    """The launch state of one warp: buffers, change ring, pairs in flight."""
 
-    return primal, dual
+    def __init__(self, state: tuple[torch.Tensor, ...], steps: int) -> None:
+        self.sets = (state, tuple(torch.empty_like(t) for t in state))
+        n = state[0].shape[0]
+        dev = state[0].device
+        self.steps = steps
+        self.change = torch.zeros(3, steps, n, dtype=torch.float32, device=dev)
+        self.change[2] = CONVERGED_FLAG
+        self.home = torch.zeros(n, dtype=torch.int32, device=dev)
+        self.alive = torch.ones(n, dtype=torch.bool, device=dev)
+        self.pairs = torch.arange(n, dtype=torch.int32, device=dev)
+        self.current = 0  # the buffer set the pairs in flight read from
+        self.launches = 0
+
+    def rows(self, offset: int) -> torch.Tensor:
+        return self.change[(self.launches + offset) % 3]
+
+    def buffers(self) -> tuple[torch.Tensor, ...]:
+        """Source then destination state, for the next launch."""
+        return (*self.sets[self.current], *self.sets[1 - self.current])
+
+    def swap(self) -> None:
+        self.current = 1 - self.current
+
+    def still_going(self, threshold: float) -> bool:
+        """Drop the pairs whose last launch converged; False once none are left."""
+        self.alive &= (self.rows(-1) > threshold).all(dim=0)
+        self.pairs = self.alive.nonzero().flatten().to(torch.int32)
+        return len(self.pairs) > 0
+
+    def gather(self) -> None:
+        """Every pair's latest state into the caller's tensors (set 0)."""
+        there = (self.home == 1).view(-1, 1, 1, 1)
+        for mine, other in zip(*self.sets, strict=True):
+            mine.copy_(torch.where(there, other, mine))
 
 
 def iterate_warp_triton(
@@ -46,49 +82,41 @@ def iterate_warp_triton(
     consts: tuple[torch.Tensor, ...],
     params: TVL1Params,
     threshold: float,
-    median: Callable[[torch.Tensor, int], torch.Tensor],
 ) -> None:
     """One warp's inner/outer loops on the whole batch, in place on state (u, px, py)."""
-    primal, dual = _kernels()
-    u, px, py = state
-    grad_i, rho_c, inv_grad = (t.contiguous() for t in consts)
-    n, _, h, w = u.shape
-    blocks = triton_cdiv(h * w, BLOCK)
-    # change[k % 3] collects iteration k; the previous row (+inf before the first) gives the flags.
-    change = torch.zeros(3, n, dtype=torch.float32, device=u.device)
-    change[2] = float("inf")
-    alive = torch.ones(n, dtype=torch.bool, device=u.device)
-    pairs = torch.arange(n, dtype=torch.int32, device=u.device)
+    loop = _Loop(state, FUSED_STEPS)
+    _run(loop, tuple(t.contiguous() for t in consts), params, threshold)
+    loop.gather()
+
+
+def _run(loop: _Loop, consts: tuple[torch.Tensor, ...], params: TVL1Params, threshold: float):
+    from flowpipe.flow.triton_codegen import iteration_kernel, median_kernel
+
+    n, _, h, w = loop.sets[0][0].shape
+    blocks = -(-h * w // BLOCK)
     l_t = params.lambda_ * params.theta
     taut = params.tau / params.theta
-    k = 0
+    done = 0
     for _ in range(params.outer_iterations):
         if params.median_filtering > 1:
-            flags = (change[(k - 1) % 3] > threshold).view(n, 1, 1, 1)
-            u.copy_(torch.where(flags, median(u, params.median_filtering), u))
-        for inner in range(params.inner_iterations):
-            prev, cur, nxt = change[(k - 1) % 3], change[k % 3], change[(k + 1) % 3]
-            grid = (blocks, len(pairs))
-            primal[grid](u, px, py, grad_i, rho_c, inv_grad, pairs, prev, cur, threshold, h, w,
-                         l_t, params.theta, BLOCK=BLOCK)  # fmt: skip
-            dual[grid](u, px, py, pairs, prev, nxt, threshold, h, w, taut, BLOCK=BLOCK)
-            k += 1
-            if (inner + 1) % CHECK_EVERY == 0:
-                pairs = _still_active(alive, change[(k - 1) % 3], threshold)
-                if len(pairs) == 0:
-                    return
-        pairs = _still_active(alive, change[(k - 1) % 3], threshold)
-        if len(pairs) == 0:
+            kernel = median_kernel(params.median_filtering, loop.steps)
+            kernel[(blocks, len(loop.pairs))](*loop.buffers(), loop.pairs, loop.rows(-1),
+                                              loop.home, 1 - loop.current, n, threshold, h, w,
+                                              BLOCK=BLOCK)  # fmt: skip
+            loop.swap()
+        inner = 0
+        while inner < params.inner_iterations:
+            steps = min(loop.steps, params.inner_iterations - inner)
+            kernel = iteration_kernel(steps, loop.steps)
+            kernel[(blocks, len(loop.pairs))](*loop.buffers(), *consts, loop.pairs, loop.rows(-1),
+                                              loop.rows(0), loop.rows(1), loop.home,
+                                              1 - loop.current, n, threshold, h, w, l_t,
+                                              params.theta, taut, BLOCK=BLOCK)  # fmt: skip
+            loop.swap()
+            loop.launches += 1
+            inner += steps
+            done += steps
+            if done % CHECK_EVERY < steps and not loop.still_going(threshold):
+                return
+        if not loop.still_going(threshold):
             return
-
-
-def _still_active(alive: torch.Tensor, last: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Update `alive` from the last iteration's change; the indices of the pairs still going
-    (pairs left out of earlier launches keep stale rows, hence the running `alive` mask)."""
-    alive &= last > threshold
-    return alive.nonzero().flatten().to(torch.int32)
-
-
-def triton_cdiv(a: int, b: int) -> int:
-    """Ceiling division."""
-    return -(-a // b)

@@ -1,0 +1,103 @@
+"""Tuning sweep of the Triton TV-L1 backend on a GPU (a developer tool, not `flowpipe bench`).
+
+Times batches of 340x256 pairs through the torch path and the Triton path for each fused
+step count and block size, with each variant's mean difference to the torch flow, then the
+best variant at larger batches, and a kernel-time profile. Prints one JSON object.
+
+    python benchmarks/triton_sweep.py --data ../shared/data > sweep.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from flowpipe.bench.tvl1 import video_frames
+from flowpipe.flow import preset, tvl1_flow
+from flowpipe.flow import triton_backend as backend
+
+CLIPS = {"sample": "videos/sample_340x256.mp4", "ucf101": "videos/v_ApplyEyeMakeup_g01_c01.avi"}
+SIZE = (340, 256)
+
+
+def clip(data: Path, name: str, count: int) -> torch.Tensor:
+    """`count` gray frames of a shared clip at 340x256, on the GPU."""
+    frames = video_frames(data / CLIPS[name], count)
+    frames = np.stack([cv2.resize(f, SIZE, interpolation=cv2.INTER_AREA) for f in frames])
+    return torch.from_numpy(frames).cuda()
+
+
+def timed(frames: torch.Tensor, batch: int, backend_name: str) -> tuple[float, torch.Tensor]:
+    """pairs/s of one call on `batch` pairs (after a warm-up call), and its flow."""
+    params = preset("opencv")
+    prev, nxt = frames[:batch], frames[1 : batch + 1]
+    tvl1_flow(prev, nxt, params=params, device="cuda", backend=backend_name)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    flow = tvl1_flow(prev, nxt, params=params, device="cuda", backend=backend_name)
+    torch.cuda.synchronize()
+    return batch / (time.perf_counter() - start), flow
+
+
+def log(message: str) -> None:
+    print(f"[sweep] {message}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--steps", default="1,2,3")
+    parser.add_argument("--blocks", default="256,512,1024")
+    parser.add_argument("--large", default="256,512")
+    args = parser.parse_args()
+    largest = max([128, *map(int, args.large.split(","))])
+    clips = {name: clip(args.data, name, largest + 1) for name in CLIPS}
+    out: dict[str, Any] = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
+    speed, ref = timed(clips["sample"], 128, "torch")
+    out["torch_batch128_sample"] = speed
+    log(f"torch path: {speed:.1f} pairs/s")
+    variants = []
+    for steps in map(int, args.steps.split(",")):
+        for block in map(int, args.blocks.split(",")):
+            backend.FUSED_STEPS, backend.BLOCK = steps, block
+            speed, flow = timed(clips["sample"], 128, "triton")
+            row = {"steps": steps, "block": block, "sample_batch128": speed,
+                   "mean_diff_to_torch": (flow - ref).abs().mean().item()}  # fmt: skip
+            variants.append(row)
+            log(json.dumps(row))
+    out["variants"] = variants
+    best = max(variants, key=lambda r: r["sample_batch128"])
+    backend.FUSED_STEPS, backend.BLOCK = best["steps"], best["block"]
+    out["best"] = dict(best)
+    for name, frames in clips.items():
+        for batch in [128, *map(int, args.large.split(","))]:
+            torch.cuda.reset_peak_memory_stats()
+            speed, _ = timed(frames, batch, "triton")
+            out["best"][f"{name}_batch{batch}"] = speed
+            out["best"][f"{name}_batch{batch}_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
+            log(f"best on {name} batch {batch}: {speed:.1f} pairs/s")
+    out["profile"] = kernel_profile(clips["sample"])
+    print(json.dumps(out, indent=2))
+
+
+def kernel_profile(frames: torch.Tensor) -> list[dict[str, Any]]:
+    """GPU time per kernel name of one 128-pair call, the largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        tvl1_flow(frames[:128], frames[1:129], params=preset("opencv"), device="cuda")
+        torch.cuda.synchronize()
+    rows = sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:12]
+    return [{"name": e.key[:60], "calls": e.count, "ms": e.device_time_total / 1e3} for e in rows]
+
+
+if __name__ == "__main__":
+    main()
