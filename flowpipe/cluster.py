@@ -29,6 +29,10 @@ from flowpipe.extract import (
 )
 from flowpipe.store import DatasetStore
 
+# Videos a GPU worker runs at once (its threads), so that its FlowBatcher has chunks of several
+# videos to merge into one solver call; each task holds 1/VIDEOS_PER_GPU of the worker's GPU.
+VIDEOS_PER_GPU = 4
+
 
 @dataclass(frozen=True)
 class ClusterOptions:
@@ -72,8 +76,9 @@ def connect(options: ClusterOptions) -> Iterator[Any]:
     # and its two OpenMP runtimes a short spin (see flowpipe/__init__.py), set before they load.
     env = {"OMP_NUM_THREADS": threads, TORCH_THREADS_ENV: threads, "GOMP_SPINCOUNT": SPINCOUNT}
     with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
-                     resources={"GPU": 1} if gpus else None, dashboard_address=":0") as cluster,
+        LocalCluster(n_workers=workers, threads_per_worker=VIDEOS_PER_GPU if gpus else 1,
+                     processes=True, env=env, resources={"GPU": 1} if gpus else None,
+                     dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
         yield client
@@ -123,7 +128,7 @@ def _submit_all(
 ) -> None:  # fmt: skip
     from distributed import as_completed
 
-    resources = {"GPU": 1} if use_gpu(options.device) else None
+    resources = {"GPU": 1 / VIDEOS_PER_GPU} if use_gpu(options.device) else None
     echo(f"dashboard: {client.dashboard_link}")
     futures = {
         client.submit(extract_video, task, settings, store.url, store.pack, options.device,

@@ -1,10 +1,11 @@
 """One video end to end, the unit of work of `flowpipe extract`.
 
 Decode (a thread, ahead of the solver), TV-L1 forward and backward flow in large batches on the
-engine, quantisation on the engine's device, JPEG encoding in a thread pool, each file handed
-to the store's video writer as soon as it is encoded (memory does not grow with the video's
-length) and, last, its meta.json. Errors a user's input causes come back as a failure record
-rather than an exception, so Dask does not retry them; a crash of the worker is retried.
+engine (the process's FlowBatcher merges the chunks of the videos its threads run),
+quantisation on the engine's device, JPEG encoding in a thread pool, each file handed to the
+store's video writer as soon as it is encoded (memory does not grow with the video's length)
+and, last, its meta.json. Errors a user's input causes come back as a failure record rather
+than an exception, so Dask does not retry them; a crash of the worker is retried.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from flowpipe import __version__
+from flowpipe.batcher import FlowBatcher, batcher_for
 from flowpipe.codec import (
     DEFAULT_BOUND,
     DEFAULT_QUALITY,
@@ -35,7 +37,8 @@ from flowpipe.codec import (
     encode_rgb_jpeg,
     quantize,
 )
-from flowpipe.flow import TVL1Params, tvl1_flow
+from flowpipe.flow import TVL1Params
+from flowpipe.flow.frames import resolve_device
 from flowpipe.memory import keep_freed_memory
 from flowpipe.store import (
     FORMAT_VERSION,
@@ -48,6 +51,11 @@ from flowpipe.store import (
 from flowpipe.video import Resize, VideoError, probe, read_chunks, to_gray
 
 DEFAULT_BATCH = 16
+# Frame pairs per solver call, merged across the videos a worker runs at once: a GPU is only
+# busy with 128+ pairs; on CPU one video's chunk already keeps the cores busy (a CPU worker
+# runs one video at a time), so this caps what several threads could merge, for memory.
+CUDA_MAX_PAIRS = 256
+CPU_MAX_PAIRS = 2 * DEFAULT_BATCH
 # Torch threads for a worker process, set by the cluster that starts it (Dask's nanny pins
 # OpenMP to one thread per worker, which would leave the engine on one core).
 TORCH_THREADS_ENV = "FLOWPIPE_TORCH_THREADS"
@@ -255,13 +263,19 @@ def _flow_planes(
     prev, nxt = frames[:-1], frames[1:]
     if settings.backward:
         prev, nxt = torch.cat([prev, frames[1:]]), torch.cat([nxt, frames[:-1]])
-    flow = tvl1_flow(prev, nxt, params=settings.params, device=device)
+    flow = _batcher(device).submit(prev, nxt, settings.params).result()
     q = quantize(flow, settings.bound)
     if not quant_check:
         quant_check.append(_jpeg_epe(flow[0], q[0], settings))
     planes = q.view(2 if settings.backward else 1, len(gray) - 1, 2, *gray.shape[1:])
     timings.flow += time.perf_counter() - t
     return planes.cpu().numpy()
+
+
+def _batcher(device: str) -> FlowBatcher:
+    """The process's flow service for `device`, shared by the videos its threads run."""
+    cuda = resolve_device(device).type == "cuda"
+    return batcher_for(device, CUDA_MAX_PAIRS if cuda else CPU_MAX_PAIRS)
 
 
 def _jpeg_epe(flow: torch.Tensor, q: torch.Tensor, settings: ExtractSettings) -> float:

@@ -4,14 +4,18 @@ On the same frames, in one run: end-to-end frames/s of `flowpipe extract` (a Das
 its workers warmed up), of the engine alone, and of a reference script (sequential decode,
 OpenCV DualTVL1, cv2.imwrite of each x/y plane); the bytes written against float32 flow and
 against cv2.imwrite at the same quality; the end-point error quantisation + JPEG add; and the
-per-video overhead of the scheduler on many tiny videos.
+per-video overhead of the scheduler on many tiny videos. On CUDA also: the GPU, its peak memory
+in the engine-only run, per-stage pairs/s from the job's meta.json timings, and nvJPEG against
+the job's CPU JPEG encoder on the job's flow planes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +24,19 @@ import numpy as np
 import torch
 
 from flowpipe.bench.tvl1 import find_data_dir, opencv_tvl1
-from flowpipe.cluster import ClusterOptions, connect, run_extraction
-from flowpipe.codec import quantize
-from flowpipe.extract import ExtractSettings, VideoTask
+from flowpipe.cluster import VIDEOS_PER_GPU, ClusterOptions, connect, run_extraction, use_gpu
+from flowpipe.codec import decode_jpeg, encode_jpeg, quantize
+from flowpipe.extract import CUDA_MAX_PAIRS, ExtractSettings, Timings, VideoTask
 from flowpipe.flow import preset as preset_params
 from flowpipe.flow import tvl1_flow
 from flowpipe.info import dataset_summary
+from flowpipe.store import DatasetStore
 from flowpipe.synth import write_dataset
 from flowpipe.video import Resize, iter_frames, to_gray
 
+# Timed rounds over the sample planes in the JPEG measurement (after one untimed round that
+# pays nvJPEG's start-up).
+JPEG_ROUNDS = 5
 SHARED_CLIPS = ("videos/sample_340x256.mp4", "videos/kinetics_demo.mp4",
                 "videos/v_ApplyEyeMakeup_g01_c01.avi")  # fmt: skip
 
@@ -68,19 +76,35 @@ def reference_script(videos: list[Path], out: Path, max_frames: int, backward: b
 
 def engine_only(videos: list[Path], max_frames: int, batch: int, backward: bool,
                 device: str) -> float:  # fmt: skip
-    """frames/s of tvl1_flow alone on the decoded frames, in the job's batches."""
+    """frames/s of tvl1_flow alone on the decoded frames, in the job's batches, after one
+    untimed call that builds the kernels (the job's workers are warmed up likewise)."""
     clips = [to_gray(np.stack(list(iter_frames(v, max_frames=max_frames)))) for v in videos]
+    batches = [pair for gray in clips for pair in _engine_batches(gray, batch, backward)]
+    tvl1_flow(*batches[0], device=device)
+    _synchronize(device)
     start = time.perf_counter()
-    for gray in clips:
-        for lo in range(0, len(gray) - 1, batch):
-            prev, nxt = gray[lo : lo + batch], gray[lo + 1 : lo + batch + 1]
-            prev, nxt = prev[: len(nxt)], nxt
-            if backward:
-                prev, nxt = np.concatenate([prev, nxt]), np.concatenate([nxt, prev])
-            tvl1_flow(prev, nxt, device=device)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    for prev, nxt in batches:
+        tvl1_flow(prev, nxt, device=device)
+    _synchronize(device)
     return sum(len(c) for c in clips) / (time.perf_counter() - start)
+
+
+def _engine_batches(
+    gray: np.ndarray, batch: int, backward: bool
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(prev, nxt) of each of the job's chunks of one clip, backward pairs after forward ones."""
+    for lo in range(0, len(gray) - 1, batch):
+        prev, nxt = gray[lo : lo + batch], gray[lo + 1 : lo + batch + 1]
+        prev = prev[: len(nxt)]
+        if backward:
+            prev, nxt = np.concatenate([prev, nxt]), np.concatenate([nxt, prev])
+        yield prev, nxt
+
+
+def _synchronize(device: str) -> None:
+    """Wait for the GPU's queued work, so a timer stops when the work is done."""
+    if use_gpu(device):
+        torch.cuda.synchronize()
 
 
 def run_extract_benchmark(
@@ -105,7 +129,11 @@ def run_extract_benchmark(
         info = dataset_summary(str(work / "out"))
         frames = info["frames"]
         ours_fps = frames / job_wall
+        cuda = use_gpu(device)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
         engine_fps = engine_only(videos, max_frames, batch, True, device)
+        gpu = cuda_figures(work / "out", batch, settings) if cuda else {}
         ref_fps = reference_script(videos, work / "ref", max_frames, True)
         ref_bytes = sum(p.stat().st_size for p in (work / "ref").rglob("*.jpg"))
         our_jpeg_bytes = sum(p.stat().st_size for p in (work / "out").rglob("*.jpg"))
@@ -127,9 +155,70 @@ def run_extract_benchmark(
             "ratio_to_float32": info["ratio_to_float32"],
             "quantization_jpeg_epe_px": info["quantization_jpeg_epe_px"],
             "scheduler": overhead,
+            **gpu,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def cuda_figures(out: Path, batch: int, settings: ExtractSettings) -> dict[str, Any]:
+    """The CUDA-only keys: GPU, batch sizes, peak memory of the engine-only run just done,
+    per-stage pairs/s of the job and the JPEG encoders on the job's flow planes."""
+    return {
+        "gpu_name": torch.cuda.get_device_name(),
+        "batch": batch,
+        "max_pairs_per_solver_call": CUDA_MAX_PAIRS,
+        "videos_per_gpu": VIDEOS_PER_GPU,
+        "engine_only_peak_gpu_memory_bytes": torch.cuda.max_memory_allocated(),
+        **stage_rates(out, settings),
+        "jpeg": jpeg_rates(out, settings.quality),
+    }
+
+
+def stage_rates(out: Path, settings: ExtractSettings) -> dict[str, Any]:
+    """Pairs/s of each stage from the videos' meta.json timings (stage seconds summed over
+    videos; stages overlap, and the videos a worker runs at once wait on shared solver calls,
+    so these are per-video rates, not the job's throughput). Empty without timings."""
+    metas = DatasetStore(str(out)).list_done().values()
+    timings = [m["timings"] for m in metas if isinstance(m.get("timings"), dict)]
+    if not timings:
+        return {}
+    pairs = sum(m["flows"] for m in metas) * (2 if settings.backward else 1)
+    stages = [f.name for f in dataclasses.fields(Timings) if f.name != "wall"]
+    seconds = {stage: sum(t.get(stage, 0.0) for t in timings) for stage in stages}
+    return {
+        "flow_pairs": pairs,
+        "stage_pairs_per_s": {stage: pairs / t if t > 0 else None for stage, t in seconds.items()},
+    }
+
+
+def jpeg_rates(out: Path, quality: int) -> dict[str, Any]:
+    """Images/s of nvJPEG (torchvision, on the GPU, all planes in one call per round; each plane
+    replicated to 3 channels, as its encoder takes colour input) and of the job's CPU encoder
+    (gray, one thread), on the job's stored x planes."""
+    from torchvision.io import encode_jpeg as nvjpeg
+
+    planes = [decode_jpeg(p.read_bytes()) for p in sorted(out.rglob("flow_x_*.jpg"))]
+    on_gpu = [torch.from_numpy(p).cuda().expand(3, *p.shape).contiguous() for p in planes]
+    nvjpeg(on_gpu, quality=quality)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(JPEG_ROUNDS):
+        nvjpeg(on_gpu, quality=quality)
+    torch.cuda.synchronize()
+    gpu_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(JPEG_ROUNDS):
+        for plane in planes:
+            encode_jpeg(plane, quality)
+    cpu_s = time.perf_counter() - start
+    images = JPEG_ROUNDS * len(planes)
+    return {
+        "images": images,
+        "size": list(planes[0].shape[::-1]),
+        "nvjpeg_rgb_images_per_s": images / gpu_s,
+        "cpu_gray_images_per_s": images / cpu_s,
+    }
 
 
 def scheduler_overhead(work: Path, count: int, options: ClusterOptions) -> dict[str, Any]:

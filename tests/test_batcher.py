@@ -1,0 +1,105 @@
+"""The per-process flow service: requests of several threads merged into one solver call, each
+caller getting exactly its own flow; sizes kept apart; bad requests failing alone."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+from flowpipe.batcher import FlowBatcher, batcher_for
+from flowpipe.flow import preset, tvl1_flow
+
+FAST = preset("fast")
+WAIT = 300  # seconds a result may take (the first solver call compiles its kernels)
+
+
+def textured_frames(count: int, height: int = 24, width: int = 32, seed: int = 0) -> torch.Tensor:
+    """uint8 [count,H,W]: a smooth random texture moving a pixel or so per frame, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 1, height // 4, width // 4, generator=g) * 255
+    texture = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bicubic")[0, 0]
+    frames = [
+        torch.roll(texture, shifts=(k % 3, k), dims=(0, 1))
+        + torch.rand(height, width, generator=g) * 20
+        for k in range(count)
+    ]
+    return torch.stack(frames).clamp(0, 255).to(torch.uint8)
+
+
+def assert_same_flow(got: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor) -> None:
+    torch.testing.assert_close(got, tvl1_flow(prev, nxt, params=FAST), rtol=0, atol=1e-4)
+
+
+def test_requests_of_several_threads_share_one_solver_call() -> None:
+    frames = textured_frames(13)
+    requests = [(frames[3 * i : 3 * i + 3], frames[3 * i + 1 : 3 * i + 4]) for i in range(4)]
+    batcher = FlowBatcher("cpu", max_pairs=12, linger=WAIT)  # solves once 12 pairs wait
+    start = threading.Barrier(len(requests))
+
+    def ask(request: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        start.wait()
+        return batcher.submit(*request, FAST).result(timeout=WAIT)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        flows = list(pool.map(ask, requests))
+    assert (batcher.batches_run, batcher.pairs_run) == (1, 12)
+    for (prev, nxt), flow in zip(requests, flows, strict=True):
+        assert flow.shape == (3, 2, 24, 32) and flow.dtype == torch.float32
+        assert_same_flow(flow, prev, nxt)
+
+
+def test_frame_sizes_are_not_merged() -> None:
+    small, large = textured_frames(3), textured_frames(3, height=30, width=40, seed=1)
+    batcher = FlowBatcher("cpu", max_pairs=64, linger=0.5)
+    futures = [batcher.submit(f[:-1], f[1:], FAST) for f in (small, large)]
+    flows = [future.result(timeout=WAIT) for future in futures]
+    assert batcher.batches_run == 2
+    assert flows[0].shape == (2, 2, 24, 32) and flows[1].shape == (2, 2, 30, 40)
+    for frames, flow in zip((small, large), flows, strict=True):
+        assert_same_flow(flow, frames[:-1], frames[1:])
+
+
+def test_a_request_larger_than_max_pairs_runs_alone_and_whole() -> None:
+    frames = textured_frames(8)
+    batcher = FlowBatcher("cpu", max_pairs=4, linger=0.5)
+    futures = [
+        batcher.submit(frames[:6], frames[1:7], FAST),
+        batcher.submit(frames[:2], frames[1:3], FAST),
+    ]
+    big, small = (future.result(timeout=WAIT) for future in futures)
+    assert (batcher.batches_run, batcher.pairs_run) == (2, 8)
+    assert_same_flow(big, frames[:6], frames[1:7])
+    assert_same_flow(small, frames[:2], frames[1:3])
+
+
+def test_bad_requests_fail_their_futures_and_the_service_goes_on() -> None:
+    frames = textured_frames(4)
+    batcher = FlowBatcher("cpu", max_pairs=2, linger=WAIT)
+    mismatched = batcher.submit(frames[:2], frames[:3], FAST)
+    assert isinstance(mismatched.exception(timeout=WAIT), ValueError)
+    not_uint8 = batcher.submit(frames[:2].float(), frames[1:3].float(), FAST)
+    assert isinstance(not_uint8.exception(timeout=WAIT), ValueError)
+    assert batcher.batches_run == 0  # refused before reaching the solver
+    # Frames too small for the solver: both requests are merged into one call that fails, and
+    # each caller gets the error.
+    tiny = torch.zeros(1, 2, 2, dtype=torch.uint8)
+    failing = [batcher.submit(tiny, tiny, FAST) for _ in range(2)]
+    for future in failing:
+        assert isinstance(future.exception(timeout=WAIT), ValueError)
+    assert batcher.batches_run == 1
+    good = batcher.submit(frames[:2], frames[1:3], FAST)
+    later = batcher.submit(frames[1:3], frames[2:4], FAST)
+    assert_same_flow(good.result(timeout=WAIT), frames[:2], frames[1:3])
+    assert_same_flow(later.result(timeout=WAIT), frames[1:3], frames[2:4])
+
+
+def test_batcher_for_is_one_service_per_device_and_size() -> None:
+    assert batcher_for("cpu", 32) is batcher_for("cpu", 32)
+    assert batcher_for("cpu", 32) is not batcher_for("cpu", 64)
+    if not torch.cuda.is_available():
+        assert batcher_for("auto", 32) is batcher_for("cpu", 32)
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            batcher_for("cuda", 32)
