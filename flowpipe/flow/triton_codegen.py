@@ -35,6 +35,9 @@ ORIGIN = (0, 0)
 _HEAD = '''import triton
 import triton.language as tl
 
+# Sizes change with every pyramid level: one compiled kernel for all of them.
+NOT_SPECIALIZED = ["home", "n_pairs", "height", "width"]
+
 
 @triton.jit
 def _pair_block(pairs_ptr, prev_ptr, n_pairs, threshold, hw, BLOCK: tl.constexpr,
@@ -165,7 +168,7 @@ def iteration_source(steps: int, rows: int) -> str:
     indent = "\n    "
     return f'''{_HEAD}
 
-@triton.jit
+@triton.jit(do_not_specialize=NOT_SPECIALIZED)
 def iteration(su, spx, spy, du, dpx, dpy, g_ptr, rho_ptr, inv_ptr, pairs_ptr, prev_ptr,
               cur_ptr, next_ptr, home_ptr, home, n_pairs, threshold, height, width, l_t,
               theta, taut, BLOCK: tl.constexpr):
@@ -221,7 +224,7 @@ def median_source(ksize: int, rows: int) -> str:
     indent = "\n    "
     return f'''{_HEAD}
 
-@triton.jit
+@triton.jit(do_not_specialize=NOT_SPECIALIZED)
 def median(su, spx, spy, du, dpx, dpy, pairs_ptr, prev_ptr, home_ptr, home, n_pairs,
            threshold, height, width, BLOCK: tl.constexpr):
     """The {ksize}x{ksize} median of BLOCK pixels of one pair's flow."""
