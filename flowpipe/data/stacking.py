@@ -7,8 +7,10 @@ float32 [n, 2, S, S] displacements in output pixels:
   each plane's box is mirrored as uint8 and dequantised by a 256-entry table, x negated by a
   negated table);
 - trajectory: along each chain of fields, p_1 = the grid point, channel k samples its field at
-  p_k (bilinear, cv2.remap: positions snapped to 1/32 px) and p_{k+1} = p_k + d_k(p_k),
-  clamped to the frame; all points at once.
+  p_k (bilinear, cv2.remap) and p_{k+1} = p_k + d_k(p_k), clamped to the frame; all points
+  at once.
+
+A plain box is looked up in one native loop (`native_stacks`) where a C compiler is there.
 
 A resized view scales x and y values by its resize factors; a mirrored view mirrors the
 stack and negates x.
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from flowpipe.codec import dequantize
+from flowpipe.data import native_stacks
 from flowpipe.data.transforms import View
 
 
@@ -72,6 +75,10 @@ def _box_values(
 ) -> np.ndarray:
     """out[k, c] = the view's box (not resized) of plane [k, c] of codes, mirrored when the view
     is, looked up in tables[c]: one uint8 flip and one table lookup per plane."""
+    if native_stacks.library() is not None:
+        native_stacks.box_values(np.ascontiguousarray(codes), (view.x0, view.y0, view.size),
+                                 view.flip, tables, out)  # fmt: skip
+        return out
     box = codes[:, :, view.y0 : view.y0 + view.size, view.x0 : view.x0 + view.size]
     for k, c in np.ndindex(*box.shape[:2]):
         plane = cv2.flip(box[k, c], 1) if view.flip else box[k, c]

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 
 from flowpipe.flow.ops import median_network
+from flowpipe.native import build
 
 KSIZES = (3, 5)
 
@@ -82,45 +76,17 @@ def c_source() -> str:
     return head + "".join(_function_code(k) for k in KSIZES)
 
 
-def cache_dir() -> Path:
-    """flowpipe's per-machine cache of built kernels ($XDG_CACHE_HOME or ~/.cache)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "flowpipe"
-
-
 @functools.cache
 def load_library() -> ctypes.CDLL | None:
-    """Compile (once per machine, cached) and load the C median; None without a C compiler."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
+    """The compiled C median (built once per machine); None without a C compiler."""
+    lib = build("median", c_source())
+    if lib is None:
         return None
-    source = c_source()
-    flags = ["-O3", "-march=native", "-shared", "-fPIC"]
-    key = hashlib.sha256((source + " ".join(flags) + platform.machine()).encode()).hexdigest()[:16]
-    target = cache_dir() / f"median-{key}.so"
-    if not target.exists():
-        try:
-            _compile(compiler, flags, source, target)
-        except (OSError, subprocess.CalledProcessError):
-            return None
-    lib = ctypes.CDLL(str(target))
     for k in KSIZES:
         fn = getattr(lib, f"median{k}")
         fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * 4
         fn.restype = None
     return lib
-
-
-def _compile(compiler: str, flags: list[str], source: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        c_file = Path(tmp) / "median.c"
-        c_file.write_text(source)
-        built = Path(tmp) / target.name
-        subprocess.run(
-            [compiler, *flags, str(c_file), "-o", str(built)], check=True, capture_output=True
-        )
-        os.replace(built, target)
 
 
 @functools.cache

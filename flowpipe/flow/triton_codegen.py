@@ -25,8 +25,8 @@ import os
 import tempfile
 from types import ModuleType
 
-from flowpipe.flow.native_median import cache_dir
 from flowpipe.flow.ops import median_network
+from flowpipe.native import cache_dir
 
 Offset = tuple[int, int]
 RIGHT, DOWN = (1, 0), (0, 1)

@@ -1,0 +1,53 @@
+"""Small C kernels built on first use with the system C compiler and cached per machine.
+
+Used where a fused loop in registers beats library calls by a wide margin (the median
+network of the solver, the loaders' stack assembly). Each caller keeps a pure Python/torch
+path for machines without a compiler: `build` returns None there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
+
+
+def cache_dir() -> Path:
+    """flowpipe's per-machine cache of built kernels ($XDG_CACHE_HOME or ~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "flowpipe"
+
+
+def build(name: str, source: str) -> ctypes.CDLL | None:
+    """The shared library compiled from `source` (once per machine and source), loaded;
+    None when there is no C compiler or the build fails."""
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    key = hashlib.sha256((source + " ".join(FLAGS) + platform.machine()).encode()).hexdigest()
+    target = cache_dir() / f"{name}-{key[:16]}.so"
+    if not target.exists():
+        try:
+            _compile(compiler, source, target)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+    return ctypes.CDLL(str(target))
+
+
+def _compile(compiler: str, source: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        c_file = Path(tmp) / "source.c"
+        c_file.write_text(source)
+        built = Path(tmp) / target.name
+        subprocess.run(
+            [compiler, *FLAGS, str(c_file), "-o", str(built)], check=True, capture_output=True
+        )
+        os.replace(built, target)
