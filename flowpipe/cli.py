@@ -201,7 +201,7 @@ def synth(
 @click.option("--scheduler", help="address of an existing Dask scheduler, tcp://HOST:PORT")
 @click.option("--scheduler-file", type=click.Path(dir_okay=False), help="Dask scheduler file")
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1),
-              help="frame pairs per engine call")  # fmt: skip
+              help="frame pairs per chunk of a video (GPU workers merge chunks)")  # fmt: skip
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0))
 @click.option("--overwrite", is_flag=True, help="redo videos that are already finished")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
