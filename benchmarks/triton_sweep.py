@@ -85,7 +85,37 @@ def main() -> None:
             out["best"][f"{name}_batch{batch}_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             log(f"best on {name} batch {batch}: {speed:.1f} pairs/s")
     out["profile"] = kernel_profile(clips["sample"])
+    out["launch_us"] = launch_overhead()
     print(json.dumps(out, indent=2))
+
+
+def launch_overhead(pairs: int = 128, launches: int = 2000) -> dict[str, float]:
+    """Microseconds per launch of the iteration kernel when every pair has converged (the
+    programs exit at once): host time to issue, and wall time with the GPU included."""
+    from flowpipe.flow.triton_codegen import iteration_kernel
+
+    h, w = SIZE[1], SIZE[0]
+    state = [torch.zeros(pairs, 2, h, w, device="cuda") for _ in range(6)]
+    consts = [torch.zeros(pairs, c, h, w, device="cuda") for c in (2, 1, 1)]
+    rows = torch.zeros(3, 1, pairs, device="cuda")  # every change 0: all pairs converged
+    home = torch.zeros(pairs, dtype=torch.int32, device="cuda")
+    ids = torch.arange(pairs, dtype=torch.int32, device="cuda")
+    kernel = iteration_kernel(1, 1)
+    grid = (-(-h * w // backend.BLOCK), pairs)
+
+    def launch() -> None:
+        kernel[grid](*state, *consts, ids, rows[0], rows[1], rows[2], home, 1, pairs, 1.0, h, w,
+                     0.045, 0.3, 0.83, BLOCK=backend.BLOCK)  # fmt: skip
+
+    launch()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(launches):
+        launch()
+    issued = time.perf_counter() - start
+    torch.cuda.synchronize()
+    done = time.perf_counter() - start
+    return {"host_issue": 1e6 * issued / launches, "wall": 1e6 * done / launches}
 
 
 def kernel_profile(frames: torch.Tensor) -> list[dict[str, Any]]:
