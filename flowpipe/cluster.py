@@ -27,6 +27,7 @@ from flowpipe.extract import (
     extract_video,
     failure_record,
 )
+from flowpipe.flow.frames import resolve_device
 from flowpipe.store import DatasetStore
 
 # Videos a GPU worker runs at once (its threads), so that its FlowBatcher has chunks of several
@@ -69,6 +70,8 @@ def connect(options: ClusterOptions) -> Iterator[Any]:
         with Client(options.scheduler, scheduler_file=options.scheduler_file) as client:
             yield client
         return
+    if options.device != "auto":
+        resolve_device(options.device)  # a clear error for a bad name or CUDA missing here
     gpus = torch.cuda.device_count() if use_gpu(options.device) else 0
     workers = options.workers or gpus or max(1, min(4, (os.cpu_count() or 2) // 2))
     threads = str(max(1, (os.cpu_count() or 1) // workers))
@@ -129,6 +132,8 @@ def _submit_all(
     from distributed import as_completed
 
     resources = {"GPU": 1 / VIDEOS_PER_GPU} if use_gpu(options.device) else None
+    if resources:
+        check_gpu_workers(client, echo)
     echo(f"dashboard: {client.dashboard_link}")
     futures = {
         client.submit(extract_video, task, settings, store.url, store.pack, options.device,
@@ -158,6 +163,19 @@ def _submit_all(
         client.unsubscribe_topic(PROGRESS_TOPIC)
         frames.close()
         bar.close()
+
+
+def check_gpu_workers(client: Any, echo: Callable[[str], None]) -> None:
+    """GPU tasks run only on workers that declare a GPU resource: with workers but none such,
+    the job would wait forever, so it is refused; with no worker yet, it waits for them."""
+    workers = client.scheduler_info()["workers"].values()
+    if not workers:
+        echo("waiting for workers (GPU tasks need workers started with --resources GPU=1)")
+    elif not any(w.get("resources", {}).get("GPU") for w in workers):
+        raise ValueError(
+            "GPU extraction asked for, but no worker of the cluster declares a GPU resource:"
+            " start GPU workers with `--resources GPU=1`, or use --device cpu"
+        )
 
 
 def _count_frames(event: tuple[float, int], bar: Any, on_frames: Callable[[int], None]) -> None:

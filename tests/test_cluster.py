@@ -96,6 +96,26 @@ def test_external_cluster_survives_a_killed_worker(videos: Path, scheduler, tmp_
     assert len((out / "videos.txt").read_text().splitlines()) == 8
 
 
+def test_gpu_job_on_a_cluster_without_gpu_workers_is_refused(videos: Path, scheduler,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    file, _ = scheduler
+    out = tmp_path / "out"
+    code, _, stderr = finish(flowpipe("extract", str(videos), "-o", str(out), "--scheduler-file",
+                                      str(file), "--device", "cuda", *FAST))  # fmt: skip
+    assert code == 2
+    assert "no worker of the cluster declares a GPU resource" in stderr
+    assert "Traceback" not in stderr
+    assert not list(out.rglob("meta.json"))
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_local_gpu_job_without_cuda_is_refused(videos: Path, tmp_path: Path) -> None:
+    code, _, stderr = finish(flowpipe("extract", str(videos), "-o", str(tmp_path / "out"),
+                                      "--device", "cuda", *FAST))  # fmt: skip
+    assert code == 2
+    assert "CUDA is not available" in stderr and len(stderr.strip().splitlines()) == 1
+
+
 def test_killed_client_rerun_redoes_only_unfinished(videos: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = flowpipe("extract", str(videos), "-o", str(out), "--workers", "1", "--device", "cpu",
