@@ -31,6 +31,9 @@ from flowpipe.flow.params import TVL1Params
 BLOCK = 256
 FUSED_STEPS = 1
 CHECK_EVERY = 8
+# Replay chunks of launches as CUDA graphs while the pairs in flight stay the same. Off until
+# measured on a GPU (benchmarks/triton_sweep.py times both).
+CUDA_GRAPHS = False
 CONVERGED_FLAG = 1.0e30  # a change row that a launch did not use: never below a threshold
 
 
@@ -52,7 +55,10 @@ class _Loop:
         n = state[0].shape[0]
         dev = state[0].device
         self.steps = steps
-        self.change = torch.zeros(3, steps, n, dtype=torch.float32, device=dev)
+        # Rows padded to 16 bytes: every ring view is equally aligned, so the kernels compile
+        # once for all of them (a compile inside a graph capture would fail).
+        self.stride = -(-n // 4) * 4
+        self.change = torch.zeros(3, steps, self.stride, dtype=torch.float32, device=dev)
         self.change[2] = CONVERGED_FLAG
         self.ring = self.change.unbind(0)
         self.home = torch.zeros(n, dtype=torch.int32, device=dev)
@@ -60,6 +66,7 @@ class _Loop:
         self.pairs = torch.arange(n, dtype=torch.int32, device=dev)
         self.current = 0  # the buffer set the pairs in flight read from
         self.launches = 0
+        self.stable = False  # the pairs in flight were the same at the last two checks
 
     def rows(self, offset: int) -> torch.Tensor:
         return self.ring[(self.launches + offset) % 3]
@@ -72,10 +79,14 @@ class _Loop:
         self.current = 1 - self.current
 
     def still_going(self, threshold: float) -> bool:
-        """Drop the pairs whose last launch converged; False once none are left."""
-        self.alive &= (self.rows(-1) > threshold).all(dim=0)
-        self.pairs = self.alive.nonzero().flatten().to(torch.int32)
-        return len(self.pairs) > 0
+        """Drop the pairs whose last launch converged; False once none are left. The pairs
+        tensor is kept (and `stable` set) when no pair left."""
+        self.alive &= (self.rows(-1)[:, : len(self.alive)] > threshold).all(dim=0)
+        pairs = self.alive.nonzero().flatten().to(torch.int32)
+        self.stable = len(pairs) == len(self.pairs)
+        if not self.stable:
+            self.pairs = pairs
+        return len(pairs) > 0
 
     def gather(self) -> None:
         """Every pair's latest state into the caller's tensors (set 0)."""
@@ -97,33 +108,84 @@ def iterate_warp_triton(
 
 
 def _run(loop: _Loop, consts: tuple[torch.Tensor, ...], params: TVL1Params, threshold: float):
-    from flowpipe.flow.triton_codegen import iteration_kernel, median_kernel
-
-    n, _, h, w = loop.sets[0][0].shape
-    blocks = -(-h * w // BLOCK)
-    l_t = params.lambda_ * params.theta
-    taut = params.tau / params.theta
-    done = 0
+    """The outer loops: a median launch, then the inner iterations in chunks of CHECK_EVERY,
+    the host looking at the flags after each chunk."""
+    launcher = _Launcher(loop, consts, params, threshold)
     for _ in range(params.outer_iterations):
         if params.median_filtering > 1:
-            kernel = median_kernel(params.median_filtering, loop.steps)
-            kernel[(blocks, len(loop.pairs))](*loop.buffers(), loop.pairs, loop.rows(-1),
-                                              loop.home, 1 - loop.current, n, threshold, h, w,
-                                              BLOCK=BLOCK)  # fmt: skip
-            loop.swap()
+            launcher.median()
         inner = 0
         while inner < params.inner_iterations:
-            steps = min(loop.steps, params.inner_iterations - inner)
-            kernel = iteration_kernel(steps, loop.steps)
-            kernel[(blocks, len(loop.pairs))](*loop.buffers(), *consts, loop.pairs, loop.rows(-1),
-                                              loop.rows(0), loop.rows(1), loop.home,
-                                              1 - loop.current, n, threshold, h, w, l_t,
-                                              params.theta, taut, BLOCK=BLOCK)  # fmt: skip
+            chunk = min(CHECK_EVERY, params.inner_iterations - inner)
+            launcher.iterations(chunk)
+            inner += chunk
+            if not loop.still_going(threshold):
+                return
+
+
+class _Launcher:
+    """Kernel launches of one warp. With CUDA_GRAPHS, a chunk of iterations launched while the
+    pairs in flight stay the same (the long tail of a few slow pairs, where the host's launch
+    work rather than the GPU sets the pace) is captured once as a CUDA graph and replayed."""
+
+    def __init__(self, loop: _Loop, consts: tuple[torch.Tensor, ...], params: TVL1Params,
+                 threshold: float) -> None:  # fmt: skip
+        h, w = loop.sets[0][0].shape[-2:]
+        self.loop, self.consts, self.params = loop, consts, params
+        self.grid_x = -(-h * w // BLOCK)
+        self.sizes = (loop.stride, threshold, h, w)
+        self.scalars = (params.lambda_ * params.theta, params.theta, params.tau / params.theta)
+        self.graphs: dict[tuple[int, int, int], tuple[torch.cuda.CUDAGraph, int]] = {}
+        self.graph_pairs: torch.Tensor | None = None
+        self.use_graphs = CUDA_GRAPHS and loop.pairs.is_cuda
+
+    def median(self) -> None:
+        from flowpipe.flow.triton_codegen import median_kernel
+
+        loop = self.loop
+        kernel = median_kernel(self.params.median_filtering, loop.steps)
+        kernel[(self.grid_x, len(loop.pairs))](*loop.buffers(), loop.pairs, loop.rows(-1),
+                                               loop.home, 1 - loop.current, *self.sizes,
+                                               BLOCK=BLOCK)  # fmt: skip
+        loop.swap()
+
+    def iterations(self, count: int) -> None:
+        """`count` iterations, replayed from a graph when the pairs in flight are stable."""
+        loop = self.loop
+        if not (self.use_graphs and loop.stable):
+            self._launch(count)
+            return
+        if self.graph_pairs is not loop.pairs:
+            self.graphs.clear()  # graphs read the pairs tensor they were captured with
+            self.graph_pairs = loop.pairs
+        key = (count, loop.current, loop.launches % 3)
+        if key not in self.graphs:
+            graph, start = torch.cuda.CUDAGraph(), (loop.current, loop.launches)
+            with torch.cuda.graph(graph):
+                launches = self._launch(count)
+            loop.current, loop.launches = start
+            self.graphs[key] = graph, launches
+        graph, launches = self.graphs[key]
+        graph.replay()
+        for _ in range(launches):
             loop.swap()
             loop.launches += 1
-            inner += steps
-            done += steps
-            if done % CHECK_EVERY < steps and not loop.still_going(threshold):
-                return
-        if not loop.still_going(threshold):
-            return
+
+    def _launch(self, count: int) -> int:
+        """Launch `count` iterations, FUSED_STEPS per kernel; returns the number of launches."""
+        from flowpipe.flow.triton_codegen import iteration_kernel
+
+        loop = self.loop
+        launches = 0
+        while count > 0:
+            steps = min(loop.steps, count)
+            kernel = iteration_kernel(steps, loop.steps)
+            kernel[(self.grid_x, len(loop.pairs))](*loop.buffers(), *self.consts, loop.pairs,
+                                                   loop.rows(-1), loop.rows(0), loop.rows(1),
+                                                   loop.home, 1 - loop.current, *self.sizes,
+                                                   *self.scalars, BLOCK=BLOCK)  # fmt: skip
+            loop.swap()
+            loop.launches += 1
+            launches += 1
+            count -= steps
+        return launches

@@ -36,18 +36,18 @@ _HEAD = '''import triton
 import triton.language as tl
 
 # Sizes change with every pyramid level: one compiled kernel for all of them.
-NOT_SPECIALIZED = ["home", "n_pairs", "height", "width"]
+NOT_SPECIALIZED = ["home", "row_stride", "height", "width"]
 
 
 @triton.jit
-def _pair_block(pairs_ptr, prev_ptr, n_pairs, threshold, hw, BLOCK: tl.constexpr,
+def _pair_block(pairs_ptr, prev_ptr, row_stride, threshold, hw, BLOCK: tl.constexpr,
                 ROWS: tl.constexpr):
     """This program's pair, pixel offsets and mask: in the frame, and the pair still going
     (every change row of its previous launch above the threshold)."""
     pair = tl.load(pairs_ptr + tl.program_id(1)).to(tl.int64)
     going = tl.load(prev_ptr + pair) > threshold
     for row in tl.static_range(1, ROWS):
-        going = going & (tl.load(prev_ptr + row * n_pairs + pair) > threshold)
+        going = going & (tl.load(prev_ptr + row * row_stride + pair) > threshold)
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     return pair, going, offs, offs < tl.where(going, hw, 0)
 '''
@@ -158,7 +158,7 @@ def iteration_source(steps: int, rows: int) -> str:
         body += [
             f"d = tl.where(mask, (u{t}a_{o} - u{t - 1}a_{o}) * (u{t}a_{o} - u{t - 1}a_{o})"
             f" + (u{t}b_{o} - u{t - 1}b_{o}) * (u{t}b_{o} - u{t - 1}b_{o}), 0.0)",
-            f"tl.atomic_add(cur_ptr + {t - 1} * n_pairs + pair, tl.sum(d, axis=0), mask=any_px)",
+            f"tl.atomic_add(cur_ptr + {t - 1} * row_stride + pair, tl.sum(d, axis=0), mask=any_px)",
         ]
     body += [
         f"tl.store(d{name} + flow{h} + offs, {name}{steps}{c}_{o}, mask=mask)"
@@ -170,18 +170,18 @@ def iteration_source(steps: int, rows: int) -> str:
 
 @triton.jit(do_not_specialize=NOT_SPECIALIZED)
 def iteration(su, spx, spy, du, dpx, dpy, g_ptr, rho_ptr, inv_ptr, pairs_ptr, prev_ptr,
-              cur_ptr, next_ptr, home_ptr, home, n_pairs, threshold, height, width, l_t,
+              cur_ptr, next_ptr, home_ptr, home, row_stride, threshold, height, width, l_t,
               theta, taut, BLOCK: tl.constexpr):
     """{steps} TV-L1 iteration(s) of BLOCK pixels of one pair, from (su, spx, spy) into
     (du, dpx, dpy); the squared flow change of each iteration summed into cur rows."""
     hw = height * width
-    pair, going, offs, mask = _pair_block(pairs_ptr, prev_ptr, n_pairs, threshold, hw, BLOCK,
+    pair, going, offs, mask = _pair_block(pairs_ptr, prev_ptr, row_stride, threshold, hw, BLOCK,
                                           {rows})
     first = tl.program_id(0) == 0
     for row in tl.static_range({rows}):
-        tl.store(next_ptr + row * n_pairs + pair, 0.0, mask=first)
+        tl.store(next_ptr + row * row_stride + pair, 0.0, mask=first)
     for row in tl.static_range({steps}, {rows}):
-        tl.store(cur_ptr + row * n_pairs + pair, 1.0e30, mask=first)
+        tl.store(cur_ptr + row * row_stride + pair, 1.0e30, mask=first)
     tl.store(home_ptr + pair, home, mask=first & going)
     any_px = tl.sum(mask.to(tl.int32), axis=0) > 0
     x = offs % width
@@ -225,11 +225,11 @@ def median_source(ksize: int, rows: int) -> str:
     return f'''{_HEAD}
 
 @triton.jit(do_not_specialize=NOT_SPECIALIZED)
-def median(su, spx, spy, du, dpx, dpy, pairs_ptr, prev_ptr, home_ptr, home, n_pairs,
+def median(su, spx, spy, du, dpx, dpy, pairs_ptr, prev_ptr, home_ptr, home, row_stride,
            threshold, height, width, BLOCK: tl.constexpr):
     """The {ksize}x{ksize} median of BLOCK pixels of one pair's flow."""
     hw = height * width
-    pair, going, offs, mask = _pair_block(pairs_ptr, prev_ptr, n_pairs, threshold, hw, BLOCK,
+    pair, going, offs, mask = _pair_block(pairs_ptr, prev_ptr, row_stride, threshold, hw, BLOCK,
                                           {rows})
     tl.store(home_ptr + pair, home, mask=(tl.program_id(0) == 0) & going)
     x = offs % width
