@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from flowpipe.flow.ops import median_network
+from flowpipe.flow.ops import median_network_code
 from flowpipe.native import build
 
 KSIZES = (3, 5)
@@ -25,15 +25,13 @@ def _network_code(ksize: int, load: str) -> str:
     lines = [
         f"float v{k} = {load.format(dy=k // ksize, dx=k % ksize - ksize // 2)};" for k in range(n)
     ]
-    for a, b, need_min, need_max in median_network(n):
-        lo = f"(v{a} < v{b} ? v{a} : v{b})"
-        hi = f"(v{a} < v{b} ? v{b} : v{a})"
-        if need_min and need_max:
-            lines.append(f"{{ float t = {lo}; v{b} = {hi}; v{a} = t; }}")
-        elif need_min:
-            lines.append(f"v{a} = {lo};")
-        else:
-            lines.append(f"v{b} = {hi};")
+    lines += median_network_code(
+        n,
+        "(v{a} < v{b} ? v{a} : v{b})",
+        "(v{a} < v{b} ? v{b} : v{a})",
+        "{{ float t = {lo}; v{b} = {hi}; v{a} = t; }}",
+        end=";",
+    )
     lines.append(f"out[x] = v{n // 2};")
     return "\n            ".join(lines)
 

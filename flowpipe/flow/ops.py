@@ -112,6 +112,21 @@ def median_network(n: int) -> tuple[tuple[int, int, bool, bool], ...]:
     return tuple(reversed(kept))
 
 
+def median_network_code(n: int, lo: str, hi: str, both: str, end: str = "") -> list[str]:
+    """The median network as statements of generated code over variables v0..v{n-1}: `lo` and
+    `hi` format the min / max of v{a} and v{b}; `both` the statement(s) keeping both."""
+    lines = []
+    for a, b, need_min, need_max in median_network(n):
+        small, large = lo.format(a=a, b=b), hi.format(a=a, b=b)
+        if need_min and need_max:
+            lines.append(both.format(a=a, b=b, lo=small, hi=large))
+        elif need_min:
+            lines.append(f"v{a} = {small}{end}")
+        else:
+            lines.append(f"v{b} = {large}{end}")
+    return lines
+
+
 def _odd_even_merge_sort(n: int) -> list[tuple[int, int]]:
     """Batcher's network for the next power of two >= n; comparators on padding wires dropped."""
     size = 1 << max(n - 1, 1).bit_length()

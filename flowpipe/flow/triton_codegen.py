@@ -25,7 +25,7 @@ import os
 import tempfile
 from types import ModuleType
 
-from flowpipe.flow.ops import median_network
+from flowpipe.flow.ops import median_network_code
 from flowpipe.native import cache_dir
 
 Offset = tuple[int, int]
@@ -206,15 +206,9 @@ def median_source(ksize: int, rows: int) -> str:
         for n, (dx, dy) in enumerate(taps):
             at = f"ry{_key((0, dy))} + cx{_key((dx, 0))}"
             lines.append(f"v{n} = tl.load(su + flow{h} + {at}, mask=mask, other=0.0)")
-        for a, b, need_min, need_max in median_network(len(taps)):
-            if need_min and need_max:
-                lines.append(f"lo = tl.minimum(v{a}, v{b})")
-                lines.append(f"v{b} = tl.maximum(v{a}, v{b})")
-                lines.append(f"v{a} = lo")
-            elif need_min:
-                lines.append(f"v{a} = tl.minimum(v{a}, v{b})")
-            else:
-                lines.append(f"v{b} = tl.maximum(v{a}, v{b})")
+        lines += median_network_code(len(taps), "tl.minimum(v{a}, v{b})",
+                                     "tl.maximum(v{a}, v{b})",
+                                     "lo = {lo}; v{b} = {hi}; v{a} = lo")  # fmt: skip
         lines.append(f"tl.store(du + flow{h} + offs, v{len(taps) // 2}, mask=mask)")
         for n in ("x", "y"):
             lines.append(
