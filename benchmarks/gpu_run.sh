@@ -6,8 +6,10 @@
 #     --platform manylinux2014_x86_64 -d .whl click tqdm dask distributed partd locket \
 #     tblib tornado zict
 #   cp -r ../shared/data/. .devdata/
-# Then: run(command="bash benchmarks/gpu_run.sh", carry=[".whl", ".devdata"]).
-# Writes sweep.json, bench_tvl1_cuda.json and bench_extract_cuda.json (+ logs) under $OUT.
+# Then: run(command="bash benchmarks/gpu_run.sh [STEP...]", carry=[".whl", ".devdata"]) with
+# steps among sweep, tvl1, extract, loader (default: all four, about 9 minutes: split them
+# over two calls if the session's device time is short). Each writes <step>.json and
+# <step>.log under $OUT.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit 1
@@ -21,15 +23,26 @@ step() {  # name, timeout (s), command...
   echo "$name rc=$?"
   grep -v "^W" "$OUT/$name.log" | tail -8
 }
-step sweep 240 python3 benchmarks/triton_sweep.py --data "$DATA" --steps 1 --blocks 128,256 --large 256
-step bench_tvl1_cuda 200 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA"
-step bench_extract_cuda 150 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
-  --max-frames 64 --batch 32 --tiny-videos 0
+case_step() {
+  case $1 in
+    sweep) step sweep 200 python3 benchmarks/triton_sweep.py --data "$DATA" --steps 1 \
+             --blocks 128,256 --large 256 ;;
+    tvl1) step tvl1 150 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" ;;
+    extract) step extract 120 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
+               --max-frames 64 --batch 32 --tiny-videos 0 ;;
+    loader) step loader 100 python3 -m flowpipe bench loader --data "$DATA" --stacks 100 \
+              --rounds 2 ;;
+    *) echo "unknown step $1" ;;
+  esac
+}
+for name in "${@:-sweep tvl1 extract loader}"; do
+  for one in $name; do case_step "$one"; done
+done
 python3 - "$OUT" <<'PY'
-import json, sys
-for name in ("sweep", "bench_tvl1_cuda", "bench_extract_cuda"):
+import json, pathlib, sys
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
     try:
-        print(name, json.dumps(json.load(open(f"{sys.argv[1]}/{name}.json")))[:1500])
-    except (OSError, ValueError) as err:
-        print(name, "no result:", err)
+        print(path.stem, json.dumps(json.load(open(path)))[:1500])
+    except ValueError as err:
+        print(path.stem, "no result:", err)
 PY
