@@ -25,7 +25,7 @@ step() {  # name, timeout (s), command...
 }
 case_step() {
   case $1 in
-    sweep) step sweep 200 python3 benchmarks/triton_sweep.py --data "$DATA" --steps 1 \
+    sweep) step sweep 200 python3 benchmarks/triton_sweep.py --data "$DATA" --steps 1,2 \
              --blocks 128,256 --large 256 ;;
     tvl1) step tvl1 150 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" ;;
     extract) step extract 120 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
