@@ -144,8 +144,8 @@ def _iterate_warp(
     Each element stops when its squared flow change falls to `threshold` (OpenCV's rule);
     converged elements are written back and dropped from the working set.
     """
-    active = torch.arange(state[0].shape[0], device=state[0].device)
-    work = state
+    order = torch.arange(state[0].shape[0], device=state[0].device)  # working row -> pair
+    work, consts = state, tuple(t.contiguous() for t in consts)
     l_t = params.lambda_ * params.theta
     taut = params.tau / params.theta
     for _ in range(params.outer_iterations):
@@ -158,14 +158,25 @@ def _iterate_warp(
                 continue
             done = ~going
             for full, part in zip(state, work, strict=True):
-                full.index_copy_(0, active[done], part[done])
-            if not bool(going.any()):
+                full.index_copy_(0, order[done], part[done])
+            kept = int(going.sum())
+            if kept == 0:
                 return
-            active = active[going]
-            work = tuple(t[going] for t in work)
-            consts = tuple(t[going] for t in consts)
+            *work, order = _keep_rows(going, kept, (*work, order))
+            consts = _keep_rows(going, kept, consts)
     for full, part in zip(state, work, strict=True):
-        full.index_copy_(0, active, part)
+        full.index_copy_(0, order, part)
+
+
+def _keep_rows(going: torch.Tensor, kept: int, tensors: Tensors) -> Tensors:
+    """The rows where `going`, as the first `kept` rows of each tensor (views): rows still
+    going from behind fill the places of finished ones in front, so a pair converging costs
+    a copy of its own rows, not of the whole working set."""
+    holes = (~going[:kept]).nonzero().flatten()
+    movers = going[kept:].nonzero().flatten() + kept
+    for t in tensors:
+        t.index_copy_(0, holes, t.index_select(0, movers))
+    return tuple(t[:kept] for t in tensors)
 
 
 def _solve_level(
