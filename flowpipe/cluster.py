@@ -61,9 +61,15 @@ def use_gpu(device: str) -> bool:
     return device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
 
 
+# Dask's statistical profiler takes the GIL every 10 ms to sample every thread's stack, and
+# the solver's Python loop (thousands of small launches per call) waits for it each time.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
 @contextlib.contextmanager
 def connect(options: ClusterOptions) -> Iterator[Any]:
     """A distributed.Client on the scheduler asked for, or on a new LocalCluster."""
+    import dask
     from distributed import Client, LocalCluster
 
     if options.scheduler or options.scheduler_file:
@@ -79,6 +85,7 @@ def connect(options: ClusterOptions) -> Iterator[Any]:
     # and its two OpenMP runtimes a short spin (see flowpipe/__init__.py), set before they load.
     env = {"OMP_NUM_THREADS": threads, TORCH_THREADS_ENV: threads, "GOMP_SPINCOUNT": SPINCOUNT}
     with (
+        dask.config.set(WORKER_CONFIG),
         LocalCluster(n_workers=workers, threads_per_worker=VIDEOS_PER_GPU if gpus else 1,
                      processes=True, env=env, resources={"GPU": 1} if gpus else None,
                      dashboard_address=":0") as cluster,
