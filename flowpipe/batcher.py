@@ -4,7 +4,8 @@ A Dask worker runs several videos at once on its threads; each asks for the flow
 of its frames. On a GPU the solver is only busy with 128+ pairs per call, more than a short
 video's chunk, so the requests of all threads go to one `FlowBatcher`, whose thread merges
 requests of the same frame size and parameters into one `tvl1_flow` call and hands each
-request its slice of the result.
+request its slice of the result. On CUDA it solves on a stream of its own and hands results
+over complete, so the callers' copies to the host overlap the next solve.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ class FlowBatcher:
         self.linger = linger
         self.batches_run = 0
         self.pairs_run = 0
+        # On CUDA the solver runs on a stream of its own: the callers' copies back to the host
+        # and quantisation (on their threads' default streams) overlap the next solve.
+        self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
         self._pending: deque[_Request] = deque()
         self._ready = threading.Condition()
         threading.Thread(target=self._serve, name="flowpipe-batcher", daemon=True).start()
@@ -124,10 +128,12 @@ class FlowBatcher:
         self.batches_run += 1
         self.pairs_run += sum(r.pairs for r in batch)
         try:
-            with _current(self.device):
+            with _current(self.device), _on(self._stream):
                 prev = self._to_device([r.prev for r in batch])
                 nxt = self._to_device([r.nxt for r in batch])
                 flow = tvl1_flow(prev, nxt, params=batch[0].key[2], device=self.device)
+            if self._stream is not None:
+                self._stream.synchronize()  # complete before another stream reads it
         except Exception as err:  # handed to every caller of the batch, which raises it
             for request in batch:
                 request.future.set_exception(err)
@@ -158,6 +164,11 @@ def _device(device: str) -> torch.device:
 def _current(device: torch.device) -> contextlib.AbstractContextManager:
     """`device` as the thread's current CUDA device (kernels launch there); nothing on CPU."""
     return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def _on(stream: torch.cuda.Stream | None) -> contextlib.AbstractContextManager:
+    """`stream` as the thread's current CUDA stream; nothing on CPU."""
+    return torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
 
 
 def _key(prev: torch.Tensor, nxt: torch.Tensor, params: TVL1Params) -> Key:

@@ -264,6 +264,8 @@ def _flow_planes(
     if settings.backward:
         prev, nxt = torch.cat([prev, frames[1:]]), torch.cat([nxt, frames[:-1]])
     flow = _batcher(device).submit(prev, nxt, settings.params).result()
+    if flow.is_cuda:  # made on the flow service's stream, read on this thread's
+        flow.record_stream(torch.cuda.current_stream(flow.device))
     q = quantize(flow, settings.bound)
     if not quant_check:
         quant_check.append(_jpeg_epe(flow[0], q[0], settings))
