@@ -74,7 +74,7 @@ def _box_values(
     codes: np.ndarray, view: View, tables: tuple[np.ndarray, np.ndarray], out: np.ndarray
 ) -> np.ndarray:
     """out[k, c] = the view's box (not resized) of plane [k, c] of codes, mirrored when the view
-    is, looked up in tables[c]: one uint8 flip and one table lookup per plane."""
+    is, looked up in tables[c]: one native loop, else a uint8 flip and a LUT call per plane."""
     if native_stacks.library() is not None:
         native_stacks.box_values(np.ascontiguousarray(codes), (view.x0, view.y0, view.size),
                                  view.flip, tables, out)  # fmt: skip

@@ -130,8 +130,13 @@ class _Launcher:
 
     def __init__(self, loop: _Loop, consts: tuple[torch.Tensor, ...], params: TVL1Params,
                  threshold: float) -> None:  # fmt: skip
+        from flowpipe.flow.triton_codegen import iteration_kernel, median_kernel
+
         h, w = loop.sets[0][0].shape[-2:]
-        self.loop, self.consts, self.params = loop, consts, params
+        self.loop, self.consts = loop, consts
+        self.iteration_kernel = iteration_kernel
+        if params.median_filtering > 1:
+            self.median_kernel = median_kernel(params.median_filtering, loop.steps)
         self.grid_x = -(-h * w // BLOCK)
         self.sizes = (loop.stride, threshold, h, w)
         self.scalars = (params.lambda_ * params.theta, params.theta, params.tau / params.theta)
@@ -140,13 +145,11 @@ class _Launcher:
         self.use_graphs = CUDA_GRAPHS and loop.pairs.is_cuda
 
     def median(self) -> None:
-        from flowpipe.flow.triton_codegen import median_kernel
-
+        """The median launch at the start of an outer iteration."""
         loop = self.loop
-        kernel = median_kernel(self.params.median_filtering, loop.steps)
-        kernel[(self.grid_x, len(loop.pairs))](*loop.buffers(), loop.pairs, loop.rows(-1),
-                                               loop.home, 1 - loop.current, *self.sizes,
-                                               BLOCK=BLOCK)  # fmt: skip
+        grid = (self.grid_x, len(loop.pairs))
+        self.median_kernel[grid](*loop.buffers(), loop.pairs, loop.rows(-1), loop.home,
+                                 1 - loop.current, *self.sizes, BLOCK=BLOCK)  # fmt: skip
         loop.swap()
 
     def iterations(self, count: int) -> None:
@@ -173,13 +176,11 @@ class _Launcher:
 
     def _launch(self, count: int) -> int:
         """Launch `count` iterations, FUSED_STEPS per kernel; returns the number of launches."""
-        from flowpipe.flow.triton_codegen import iteration_kernel
-
         loop = self.loop
         launches = 0
         while count > 0:
             steps = min(loop.steps, count)
-            kernel = iteration_kernel(steps, loop.steps)
+            kernel = self.iteration_kernel(steps, loop.steps)
             kernel[(self.grid_x, len(loop.pairs))](*loop.buffers(), *self.consts, loop.pairs,
                                                    loop.rows(-1), loop.rows(0), loop.rows(1),
                                                    loop.home, 1 - loop.current, *self.sizes,
