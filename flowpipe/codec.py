@@ -121,15 +121,20 @@ def encode_rgb_jpeg(bgr: np.ndarray, quality: int = DEFAULT_QUALITY) -> bytes:
     return _imencode(_check_image(bgr, 3), quality)
 
 
-def decode_jpeg(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode JPEG bytes to uint8 [H, W] (gray) or [H, W, 3] (BGR); CodecError naming `name`."""
-    data = bytes(data)
+def check_jpeg_bytes(data: bytes, name: str = "<bytes>") -> None:
+    """CodecError naming `name` unless data holds a whole JPEG stream (start and end markers)."""
     if not data:
         raise CodecError(f"{name}: empty JPEG data")
     if not data.startswith(_SOI):
         raise CodecError(f"{name}: not a JPEG (no start-of-image marker)")
     if not data.rstrip(b"\x00").endswith(_EOI):
         raise CodecError(f"{name}: truncated JPEG (no end-of-image marker)")
+
+
+def decode_jpeg(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode JPEG bytes to uint8 [H, W] (gray) or [H, W, 3] (BGR); CodecError naming `name`."""
+    data = bytes(data)
+    check_jpeg_bytes(data, name)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:

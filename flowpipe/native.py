@@ -1,8 +1,9 @@
 """Small C kernels built on first use with the system C compiler and cached per machine.
 
 Used where a fused loop in registers beats library calls by a wide margin (the median
-network of the solver, the loaders' stack assembly). Each caller keeps a pure Python/torch
-path for machines without a compiler: `build` returns None there.
+network of the solver, the loaders' stack assembly and JPEG boxes). Each caller keeps a pure
+Python/torch/OpenCV path for machines without a compiler: `build` returns None there, and
+also when FLOWPIPE_NO_NATIVE=1 (to compare or debug the pure paths).
 """
 
 from __future__ import annotations
@@ -25,29 +26,32 @@ def cache_dir() -> Path:
     return Path(base) / "flowpipe"
 
 
-def build(name: str, source: str) -> ctypes.CDLL | None:
-    """The shared library compiled from `source` (once per machine and source), loaded;
-    None when there is no C compiler or the build fails."""
+def build(name: str, source: str, libraries: tuple[str, ...] = ()) -> ctypes.CDLL | None:
+    """The shared library compiled from `source` and linked with `libraries` (once per machine
+    and source), loaded; None when there is no C compiler or the build fails (a missing header
+    or library included)."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
+    if compiler is None or os.environ.get("FLOWPIPE_NO_NATIVE") == "1":
         return None
-    key = hashlib.sha256((source + " ".join(FLAGS) + platform.machine()).encode()).hexdigest()
+    links = tuple(f"-l{lib}" for lib in libraries)
+    key = hashlib.sha256(
+        (source + " ".join(FLAGS + links) + platform.machine()).encode()
+    ).hexdigest()
     target = cache_dir() / f"{name}-{key[:16]}.so"
     if not target.exists():
         try:
-            _compile(compiler, source, target)
+            _compile(compiler, source, target, links)
         except (OSError, subprocess.CalledProcessError):
             return None
     return ctypes.CDLL(str(target))
 
 
-def _compile(compiler: str, source: str, target: Path) -> None:
+def _compile(compiler: str, source: str, target: Path, links: tuple[str, ...]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         c_file = Path(tmp) / "source.c"
         c_file.write_text(source)
         built = Path(tmp) / target.name
-        subprocess.run(
-            [compiler, *FLAGS, str(c_file), "-o", str(built)], check=True, capture_output=True
-        )
+        command = [compiler, *FLAGS, str(c_file), "-o", str(built), *links]
+        subprocess.run(command, check=True, capture_output=True)
         os.replace(built, target)

@@ -14,7 +14,7 @@ from flowpipe.bench.loader import ReferenceLoader, run_loader_benchmark
 from flowpipe.data import FlowStackDataset, View
 from tests.data.flowsets import constant_field, rotation_field, write_video
 
-LOADERS = {"reference", "simple", "trajectory", "simple_zip", "read_decode_only"}
+LOADERS = {"reference", "simple", "trajectory", "simple_zip", "read_decode_whole"}
 
 
 def test_quick_loader_benchmark_reports_every_loader() -> None:

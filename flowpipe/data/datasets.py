@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from flowpipe.data.planes import EncodedFlow, FlowPlanes
 from flowpipe.data.reader import VideoReader
 from flowpipe.data.records import VideoRecord, load_records
 from flowpipe.data.sampling import (
@@ -156,24 +157,24 @@ class FlowStackDataset(VideoDataset):
                 raise ValueError(f"video {rec.video_id!r} has no backward flow (--no-backward)")
 
     def stacks(self, rec: VideoRecord, start: int, views: list[View]) -> torch.Tensor:
-        """[len(views), 2L, crop, crop]: the stack at τ=start seen through each view."""
-        codes = self._codes(rec, start)
-        return torch.stack([self._view_stack(codes, rec, view) for view in views])
+        """[len(views), 2L, crop, crop]: the stack at τ=start seen through each view (decoded
+        once for all of them when there are several)."""
+        planes = self._planes(rec, start)
+        source = planes.decoded() if len(views) > 1 else planes
+        return torch.stack([self._view_stack(source, rec, view) for view in views])
 
-    def _codes(self, rec: VideoRecord, start: int) -> np.ndarray:
-        """Stored codes [L, 2, H, W] of the stack at τ=start (short-video policy applied)."""
+    def _planes(self, rec: VideoRecord, start: int) -> EncodedFlow:
+        """The stored planes of the stack at τ=start (short-video policy applied)."""
         indices = field_indices(start, self.fields, rec.flows, self.short, rec.video_id)
-        return self.reader.flow_codes(rec, indices)
+        return self.reader.flow_planes(rec, indices)
 
-    def _view_stack(self, codes: np.ndarray, rec: VideoRecord, view: View) -> torch.Tensor:
-        """[2L, S, S]: one view of a stack, the mean subtracted and the scale applied (in place:
-        the stacking functions return fresh tensors)."""
+    def _view_stack(self, source: FlowPlanes, rec: VideoRecord, view: View) -> torch.Tensor:
+        """[2L, S, S]: one view of a stack, the mean subtracted (by the stacking functions) and
+        the scale applied (in place: they return fresh tensors)."""
         if self.stacking == "trajectory":
-            stack = trajectory_stack(codes, rec.bound, view, self.chains)
+            stack = trajectory_stack(source, rec.bound, view, self.chains, self.subtract_mean)
         else:
-            stack = simple_stack(codes, rec.bound, view)
-        if self.subtract_mean:
-            stack.sub_(stack.mean(dim=(-2, -1), keepdim=True))
+            stack = simple_stack(source, rec.bound, view, self.subtract_mean)
         if self.scale == "unit":
             stack.div_(rec.bound)
         return stack.view(-1, *stack.shape[-2:])
@@ -187,7 +188,7 @@ class FlowStackDataset(VideoDataset):
         rng = item_rng()
         view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
         starts = train_starts(rng, rec.flows, self.fields, self.segments)
-        items = [self._view_stack(self._codes(rec, s), rec, view) for s in starts]
+        items = [self._view_stack(self._planes(rec, s), rec, view) for s in starts]
         return (items[0] if self.segments == 1 else torch.stack(items)), rec.label
 
 
@@ -226,7 +227,7 @@ class FlowClipDataset(VideoDataset):
             view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
             tau = train_starts(rng, rec.flows, self.fields)[0]
         indices = field_indices(tau, self.fields, rec.flows, self.short, rec.video_id)
-        stack = simple_stack(self.reader.flow_codes(rec, indices), rec.bound, view)
+        stack = simple_stack(self.reader.flow_planes(rec, indices), rec.bound, view)
         clip = stack.clamp(-I3D_FLOW_BOUND, I3D_FLOW_BOUND) / I3D_FLOW_BOUND
         return clip.transpose(0, 1).contiguous(), rec.label
 

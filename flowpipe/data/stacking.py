@@ -1,16 +1,17 @@
 """Flow stacks: simple stacking and trajectory stacking (Simonyan & Zisserman 2014, sec. 3.1).
 
-Both take a stack's fields as stored codes (uint8 [n, 2, H, W]) and a `View`, and return
-float32 [n, 2, S, S] displacements in output pixels:
+Both read a stack's fields as stored codes (`FlowPlanes`: uint8 boxes of the frame, decoded
+on demand) through a `View`, and return float32 [n, 2, S, S] displacements in output pixels:
 
-- simple: field k sampled at the view's pixel grid (a plain crop is a slice, no resampling:
+- simple: field k sampled at the view's pixel grid (a plain crop is its box, decoded alone:
   each plane's box is mirrored as uint8 and dequantised by a 256-entry table, x negated by a
   negated table);
 - trajectory: along each chain of fields, p_1 = the grid point, channel k samples its field at
-  p_k (bilinear, cv2.remap) and p_{k+1} = p_k + d_k(p_k), clamped to the frame; all points
-  at once.
+  p_k (bilinear) and p_{k+1} = p_k + d_k(p_k), clamped to the frame; all points at once, and
+  each step decodes only the box its points visit.
 
-A plain box is looked up in one native loop (`native_stacks`) where a C compiler is there.
+Native loops (`native_loader`) do the lookups and chains where a C compiler and libjpeg are
+there, OpenCV otherwise, for the same values.
 
 A resized view scales x and y values by its resize factors; a mirrored view mirrors the
 stack and negates x.
@@ -27,8 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from flowpipe.codec import dequantize
-from flowpipe.data import native_stacks
-from flowpipe.data.transforms import View
+from flowpipe.data import native_loader
+from flowpipe.data.planes import EncodedFlow, FlowPlanes
+from flowpipe.data.transforms import Box, View
 
 
 def _sample(planes: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
@@ -50,9 +52,12 @@ def _positions(view: View, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(xs[::-1] if mirrored else xs, ys)
 
 
-def _sample_at(planes: torch.Tensor, view: View, mirrored: bool) -> torch.Tensor:
-    """Bilinear samples of float planes [C, H, W] at the view's output pixels -> [C, S, S]."""
-    return _sample(planes, *(torch.from_numpy(a) for a in _positions(view, mirrored)))
+def _sample_at(planes: torch.Tensor, view: View, mirrored: bool,
+               origin: tuple[int, int] = (0, 0)) -> torch.Tensor:  # fmt: skip
+    """Bilinear samples of float planes [C, H, W] (whose corner is source pixel `origin`) at
+    the view's output pixels -> [C, S, S]."""
+    px, py = _positions(view, mirrored)
+    return _sample(planes, torch.from_numpy(px - origin[0]), torch.from_numpy(py - origin[1]))
 
 
 def region(planes: torch.Tensor, view: View) -> torch.Tensor:
@@ -70,25 +75,31 @@ def _tables(bound: float) -> tuple[np.ndarray, np.ndarray]:
     return table, -table
 
 
-def _box_values(
-    codes: np.ndarray, view: View, tables: tuple[np.ndarray, np.ndarray], out: np.ndarray
-) -> np.ndarray:
-    """out[k, c] = the view's box (not resized) of plane [k, c] of codes, mirrored when the view
-    is, looked up in tables[c]: one native loop, else a uint8 flip and a LUT call per plane."""
-    if native_stacks.library() is not None:
-        native_stacks.box_values(np.ascontiguousarray(codes), (view.x0, view.y0, view.size),
-                                 view.flip, tables, out)  # fmt: skip
+def _centre(stack: np.ndarray) -> np.ndarray:
+    """In place: each plane of [n, 2, S, S] minus its mean (the paper's mean flow subtraction)."""
+    stack -= stack.mean(axis=(-2, -1), keepdims=True)
+    return stack
+
+
+def _box_values(codes: np.ndarray, flip: bool, bound: float, centre: bool,
+                out: np.ndarray) -> np.ndarray:  # fmt: skip
+    """out[k, c] = square box codes[k, c] dequantised, mirrored and x negated when flip, each
+    plane's mean subtracted when centre: one native loop, else a uint8 flip and a LUT call
+    per plane."""
+    if native_loader.library() is not None:
+        native_loader.box_values(codes, flip, bound, centre, out)
         return out
-    box = codes[:, :, view.y0 : view.y0 + view.size, view.x0 : view.x0 + view.size]
-    for k, c in np.ndindex(*box.shape[:2]):
-        plane = cv2.flip(box[k, c], 1) if view.flip else box[k, c]
+    table, negated = _tables(bound)
+    tables = (negated, table) if flip else (table, table)
+    for k, c in np.ndindex(*codes.shape[:2]):
+        plane = cv2.flip(codes[k, c], 1) if flip else codes[k, c]
         cv2.LUT(plane, tables[c], dst=out[k, c])
-    return out
+    return _centre(out) if centre else out
 
 
 def _finish_flow(stack: np.ndarray, view: View) -> torch.Tensor:
     """In place: scale values for a resized view; negate x for a mirrored one (its samples are
-    already in mirrored order)."""
+    already in mirrored order). Both commute with mean subtraction."""
     if view.resized:
         sx, sy = view.scale()
         stack[:, 0] *= sx
@@ -103,17 +114,30 @@ def _output(n: int, view: View) -> np.ndarray:
     return np.empty((n, 2, view.size, view.size), np.float32)
 
 
-def simple_stack(codes: np.ndarray, bound: float, view: View) -> torch.Tensor:
+def _covering_box(view: View, frame: tuple[int, int]) -> Box:
+    """The view's box grown by a pixel on each side (bilinear neighbours), inside the frame."""
+    h, w = frame
+    x0, y0 = max(view.x0 - 1, 0), max(view.y0 - 1, 0)
+    x1, y1 = min(view.x0 + view.width + 1, w), min(view.y0 + view.height + 1, h)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def simple_stack(
+    source: FlowPlanes, bound: float, view: View, centre: bool = False
+) -> torch.Tensor:
     """Simple stacking: every field at the same pixels of the view (a resized box is resampled
-    first: resampling commutes with the affine dequantisation)."""
-    n, _, height, width = codes.shape
+    first: resampling commutes with the affine dequantisation); centre subtracts each plane's
+    mean."""
     if not view.resized:
-        table, negated = _tables(bound)
-        tables = (negated, table) if view.flip else (table, table)
-        return torch.from_numpy(_box_values(codes, view, tables, _output(n, view)))
-    planes = torch.from_numpy(codes).reshape(n * 2, height, width).float()
-    values = dequantize(_sample_at(planes, view, view.flip), bound)
-    return _finish_flow(values.reshape(n, 2, view.size, view.size).numpy(), view)
+        codes = source.codes((view.x0, view.y0, view.size, view.size))
+        out = _output(len(source), view)
+        return torch.from_numpy(_box_values(codes, view.flip, bound, centre, out))
+    box = _covering_box(view, source.frame)
+    codes = torch.from_numpy(np.ascontiguousarray(source.codes(box)))
+    planes = codes.reshape(-1, box[3], box[2]).float()
+    values = dequantize(_sample_at(planes, view, view.flip, box[:2]), bound)
+    values = values.reshape(-1, 2, view.size, view.size).numpy()
+    return _finish_flow(_centre(values) if centre else values, view)
 
 
 def image_view(image: np.ndarray, view: View) -> torch.Tensor:
@@ -131,24 +155,63 @@ def chains_of(fields: Sequence[tuple[int, bool]]) -> list[list[int]]:
     return [c for c in (forward, backward) if c]
 
 
-def trajectory_stack(
-    codes: np.ndarray, bound: float, view: View, chains: Sequence[Sequence[int]]
-) -> torch.Tensor:
-    """Trajectory stacking: each chain of fields followed from the view's grid points (the
-    first field of a chain at the grid of a plain crop is its box: looked up, not sampled)."""
-    n, _, height, width = codes.shape
-    table = _tables(bound)[0]
-    fields = cv2.LUT(codes.reshape(-1, width), table).reshape(n, 2, height, width)  # one call
-    out = _output(n, view)
+def _chains_with_opencv(codes: np.ndarray, bound: float, chains: Sequence[Sequence[int]],
+                        view: View, out: np.ndarray, centre: bool) -> None:  # fmt: skip
+    """The chains over decoded codes [n, 2, H, W] with cv2.remap (machines without the native
+    loops): every field dequantised by one table lookup, then sampled at the points."""
+    n, _, h, w = codes.shape
+    fields = cv2.LUT(codes.reshape(-1, w), _tables(bound)[0]).reshape(n, 2, h, w)
     for chain in chains:
-        px, py = _positions(view, view.flip)
-        for step, k in enumerate(chain):
-            if step == 0 and not view.resized:
-                _box_values(codes[k : k + 1], view, (table, table), out[k : k + 1])
-            else:
-                for c in range(2):
-                    cv2.remap(fields[k, c], px, py, cv2.INTER_LINEAR, dst=out[k, c],
-                              borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-            np.clip(np.add(px, out[k, 0], out=px), 0, width - 1, out=px)
-            np.clip(np.add(py, out[k, 1], out=py), 0, height - 1, out=py)
+        px, py = _start_points(view, (h, w))
+        for k in chain:
+            for c in range(2):
+                cv2.remap(fields[k, c], px, py, cv2.INTER_LINEAR, dst=out[k, c],
+                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+            np.clip(np.add(px, out[k, 0], out=px), 0, w - 1, out=px)
+            np.clip(np.add(py, out[k, 1], out=py), 0, h - 1, out=py)
+    if centre:
+        _centre(out)
+
+
+def _chain_native(source: FlowPlanes, chain: Sequence[int], affine: tuple[float, float],
+                  points: tuple[np.ndarray, np.ndarray], out: np.ndarray,
+                  centre: bool) -> None:  # fmt: skip
+    """The chain in one native call, from the JPEG bytes or the decoded planes."""
+    planes = [2 * k + c for k in chain for c in range(2)]
+    if isinstance(source, EncodedFlow):
+        names = [source.names[p] for p in planes]
+        data = [source.datas[p] for p in planes]
+    else:
+        names = [f"plane {p}" for p in planes]
+        data = [np.ascontiguousarray(source.codes()[p // 2, p % 2]) for p in planes]
+    outs = [out[p // 2, p % 2] for p in planes]
+    native_loader.trajectory_chain(data, names, source.frame, affine, points, outs, centre)
+
+
+def _start_points(view: View, frame: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The view's grid points (px, py: float32 [S, S]), clamped to the frame (the border's
+    value is what bilinear sampling outside it gives)."""
+    h, w = frame
+    px, py = (np.ascontiguousarray(p, np.float32) for p in _positions(view, view.flip))
+    return np.clip(px, 0, w - 1, out=px), np.clip(py, 0, h - 1, out=py)
+
+
+def trajectory_stack(
+    source: FlowPlanes, bound: float, view: View, chains: Sequence[Sequence[int]],
+    centre: bool = False,
+) -> torch.Tensor:  # fmt: skip
+    """Trajectory stacking: each chain of fields followed from the view's grid points, each
+    step decoding only the box of the field its points visit; centre subtracts each plane's
+    mean."""
+    frame = source.frame
+    if min(frame) < 2:
+        raise ValueError(f"trajectory stacking needs frames of 2x2 pixels or more, got {frame}")
+    out = _output(len(source), view)
+    if native_loader.library() is None:
+        codes = np.ascontiguousarray(source.codes())
+        _chains_with_opencv(codes, bound, chains, view, out, centre)
+        return _finish_flow(out, view)
+    affine = (2.0 * bound / 255.0, -bound)
+    for chain in chains:
+        _chain_native(source, chain, affine, _start_points(view, frame), out, centre)
     return _finish_flow(out, view)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 TSN_SCALES = (1.0, 0.875, 0.75, 0.66)
+Box = tuple[int, int, int, int]  # x0, y0, width, height in source pixels
 AUGMENTATIONS = ("crop", "multiscale")
 
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from flowpipe.codec import dequantize, quantization_step
 from flowpipe.data import FlowStackDataset, View
+from flowpipe.data.planes import DecodedFlow
 from flowpipe.data.stacking import chains_of, simple_stack
 from tests.data.flowsets import (
     constant_field,
@@ -136,7 +137,7 @@ def test_resized_box_equals_bilinear_resize_of_the_dequantised_flow() -> None:
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 256, (3, 2, 20, 30), dtype=np.uint8)
     view = View(0, 0, 30, 20, 12)  # the whole frame, shrunk: resample, then scale the values
-    out = simple_stack(codes, BOUND, view)
+    out = simple_stack(DecodedFlow(codes), BOUND, view)
     pixels = torch.from_numpy(dequantize(codes, BOUND))
     expected = F.interpolate(pixels, size=(12, 12), mode="bilinear", align_corners=False)
     expected *= torch.tensor([12 / 30, 12 / 20])[None, :, None, None]
@@ -146,23 +147,3 @@ def test_resized_box_equals_bilinear_resize_of_the_dequantised_flow() -> None:
 def test_chains_start_at_tau() -> None:
     fields = [(-2, True), (-1, True), (0, False), (1, False)]
     assert chains_of(fields) == [[2, 3], [1, 0]]
-
-
-def test_native_box_lookup_matches_numpy() -> None:
-    from flowpipe.data import native_stacks
-
-    if native_stacks.library() is None:
-        pytest.skip("no C compiler")
-    rng = np.random.default_rng(5)
-    codes = rng.integers(0, 256, size=(3, 2, 20, 30), dtype=np.uint8)
-    tables = (
-        dequantize(np.arange(256, dtype=np.uint8), BOUND),
-        -np.arange(256.0, dtype=np.float32),
-    )
-    for flip in (False, True):
-        out = np.empty((3, 2, 12, 12), np.float32)
-        native_stacks.box_values(codes, (7, 4, 12), flip, tables, out)
-        box = codes[:, :, 4:16, 7:19]
-        box = box[..., ::-1] if flip else box
-        expected = np.stack([tables[0][box[:, 0]], tables[1][box[:, 1]]], axis=1)
-        np.testing.assert_array_equal(out, expected)
