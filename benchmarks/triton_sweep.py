@@ -2,7 +2,8 @@
 
 Times batches of 340x256 pairs through the torch path and the Triton path for each fused
 step count and block size, with each variant's mean difference to the torch flow, then the
-best variant at larger batches, and a kernel-time profile. Prints one JSON object.
+best variant at larger batches, with small pyramid levels run resident (one launch per
+warp) and with CUDA graphs, and a kernel-time profile. Prints one JSON object.
 
     python benchmarks/triton_sweep.py --data ../shared/data > sweep.json
 """
@@ -13,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,11 @@ def main() -> None:
     parser.add_argument("--steps", default="1,2,3")
     parser.add_argument("--blocks", default="256,512,1024")
     parser.add_argument("--large", default="256,512")
+    parser.add_argument(
+        "--resident",
+        default="6000,25000,100000",
+        help="RESIDENT_PIXELS thresholds to time (pyramid levels run resident)",
+    )
     args = parser.parse_args()
     largest = max([128, *map(int, args.large.split(","))])
     clips = {name: clip(args.data, name, largest + 1) for name in CLIPS}
@@ -89,10 +96,33 @@ def main() -> None:
             out["best"][f"{name}_batch{batch}"] = speed
             out["best"][f"{name}_batch{batch}_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             log(f"best on {name} batch {batch}: {speed:.1f} pairs/s")
+    out["resident"] = resident_speeds(clips, ref, map(int, args.resident.split(",")))
     out["cuda_graphs"] = graph_speeds(clips)
     out["profile"] = kernel_profile(clips["sample"])
     out["launch_us"] = launch_overhead()
     print(json.dumps(out, indent=2))
+
+
+def resident_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor,
+                    thresholds: Iterable[int]) -> list[dict[str, float]]:  # fmt: skip
+    """The best variant with pyramid levels of at most `threshold` pixels run as one resident
+    launch per warp: pairs/s at batch 128 per clip, and the mean difference to the torch flow
+    on the sample clip."""
+    rows = []
+    try:
+        for threshold in thresholds:
+            backend.RESIDENT_PIXELS = threshold
+            row: dict[str, float] = {"resident_pixels": threshold}
+            for name, frames in clips.items():
+                speed, flow = timed(frames, 128, "triton")
+                row[f"{name}_batch128"] = speed
+                if name == "sample":
+                    row["mean_diff_to_torch"] = (flow - ref).abs().mean().item()
+            rows.append(row)
+            log(json.dumps(row))
+    finally:
+        backend.RESIDENT_PIXELS = 0
+    return rows
 
 
 def graph_speeds(clips: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -13,6 +13,9 @@ gathering every pair's state back into the caller's tensors.
 With FUSED_STEPS = 1 (the default) this is OpenCV's per-pair rule exactly. With more, a pair that
 converges inside a launch finishes that launch's remaining iterations (at most
 FUSED_STEPS - 1 extra ones, each changing the flow by less than the stopping threshold).
+Levels of at most RESIDENT_PIXELS pixels instead run each warp as one `resident` launch: a
+program per pair loops over the pair's tiles, in place with barriers between the half-steps,
+and applies the stopping rule itself (OpenCV's rule exactly, no host involved).
 On CPU the kernels run under TRITON_INTERPRET=1 (tests); the torch path gives the same flow.
 """
 
@@ -35,6 +38,12 @@ CHECK_EVERY = 8
 # measured on a GPU (benchmarks/triton_sweep.py times both).
 CUDA_GRAPHS = False
 CONVERGED_FLAG = 1.0e30  # a change row that a launch did not use: never below a threshold
+# Pyramid levels of at most this many pixels run each warp as one `resident` launch (one
+# program per pair, the stopping rule on the device): small levels cost the host as many
+# launches and flag checks as large ones for a fraction of the GPU work. 0 (off) until
+# measured on a GPU (benchmarks/triton_sweep.py times thresholds).
+RESIDENT_PIXELS = 0
+RESIDENT_BLOCK = 512
 
 
 def triton_available(device: torch.device) -> bool:
@@ -102,9 +111,31 @@ def iterate_warp_triton(
     threshold: float,
 ) -> None:
     """One warp's inner/outer loops on the whole batch, in place on state (u, px, py)."""
+    height, width = state[0].shape[-2:]
+    if height * width <= RESIDENT_PIXELS:
+        _run_resident(state, tuple(t.contiguous() for t in consts), params, threshold)
+        return
     loop = _Loop(state, FUSED_STEPS)
     _run(loop, tuple(t.contiguous() for t in consts), params, threshold)
     loop.gather()
+
+
+def _run_resident(state: tuple[torch.Tensor, ...], consts: tuple[torch.Tensor, ...],
+                  params: TVL1Params, threshold: float) -> None:  # fmt: skip
+    """The warp as one launch of one program per pair, in place on contiguous copies of the
+    state when it is not contiguous itself."""
+    from flowpipe.flow.triton_codegen import resident_kernel
+
+    work = tuple(t.contiguous() for t in state)
+    n, _, height, width = work[0].shape
+    kernel = resident_kernel(params.median_filtering)
+    scalars = (params.lambda_ * params.theta, params.theta, params.tau / params.theta,
+               params.outer_iterations, params.inner_iterations)  # fmt: skip
+    kernel[(n,)](*work, torch.empty_like(work[0]), *consts, height, width, threshold, *scalars,
+                 BLOCK=RESIDENT_BLOCK)  # fmt: skip
+    for mine, done in zip(state, work, strict=True):
+        if mine is not done:
+            mine.copy_(done)
 
 
 def _run(loop: _Loop, consts: tuple[torch.Tensor, ...], params: TVL1Params, threshold: float):

@@ -11,9 +11,13 @@ regular, straight-line code:
   the stencils (primal: px left, py up; dual: u right, u down).
 - `median`, the ksize x ksize replicated-border median by the same pruned sorting network as
   the torch and C paths, in registers.
+- `resident`, a whole warp of one pair in one program (small pyramid levels): median, then
+  primal and dual half-steps over the pair's tiles, in place with a barrier between them,
+  and OpenCV's stopping rule checked by the program itself: one launch per warp, no host.
 
-State is read from one buffer set and written to the other (no program reads what another
-writes in the same launch). See `triton_backend` for the flag protocol the kernels share.
+In `iteration` and `median` state is read from one buffer set and written to the other (no
+program reads what another writes in the same launch). See `triton_backend` for the flag
+protocol those kernels share.
 """
 
 from __future__ import annotations
@@ -192,9 +196,9 @@ def iteration(su, spx, spy, du, dpx, dpy, g_ptr, rho_ptr, inv_ptr, pairs_ptr, pr
 '''
 
 
-def median_source(ksize: int, rows: int) -> str:
-    """Source of `median`: the flow's ksize x ksize median into the other buffer set, the
-    duals copied along, for the pairs still going."""
+def _median_lines(ksize: int, src: str, dst: str) -> list[str]:
+    """The ksize x ksize median of both flow channels at offs (x, y) of pair `flow`, from the
+    src pointer into dst."""
     r = ksize // 2
     taps = [(dx, dy) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
     lines = []
@@ -205,11 +209,19 @@ def median_source(ksize: int, rows: int) -> str:
     for h in ("", " + hw"):
         for n, (dx, dy) in enumerate(taps):
             at = f"ry{_key((0, dy))} + cx{_key((dx, 0))}"
-            lines.append(f"v{n} = tl.load(su + flow{h} + {at}, mask=mask, other=0.0)")
+            lines.append(f"v{n} = tl.load({src} + flow{h} + {at}, mask=mask, other=0.0)")
         lines += median_network_code(len(taps), "tl.minimum(v{a}, v{b})",
                                      "tl.maximum(v{a}, v{b})",
                                      "lo = {lo}; v{b} = {hi}; v{a} = lo")  # fmt: skip
-        lines.append(f"tl.store(du + flow{h} + offs, v{len(taps) // 2}, mask=mask)")
+        lines.append(f"tl.store({dst} + flow{h} + offs, v{len(taps) // 2}, mask=mask)")
+    return lines
+
+
+def median_source(ksize: int, rows: int) -> str:
+    """Source of `median`: the flow's ksize x ksize median into the other buffer set, the
+    duals copied along, for the pairs still going."""
+    lines = _median_lines(ksize, "su", "du")
+    for h in ("", " + hw"):
         for n in ("x", "y"):
             lines.append(
                 f"tl.store(dp{n} + flow{h} + offs,"
@@ -233,6 +245,111 @@ def median(su, spx, spy, du, dpx, dpy, pairs_ptr, prev_ptr, home_ptr, home, row_
 '''
 
 
+_RESIDENT = '''import triton
+import triton.language as tl
+
+
+@triton.jit
+def _tile(start, lanes, hw, width):
+    offs = start + lanes
+    return offs, offs < hw, offs % width, offs // width
+
+
+@triton.jit
+def _primal(u_ptr, px_ptr, py_ptr, g_ptr, rho_ptr, inv_ptr, flow, plane, offs, mask, x, y, hw,
+            width, l_t, theta):
+    """Thresholding and the primal update of a tile, in place on u; its squared change."""
+    ga = tl.load(g_ptr + flow + offs, mask=mask, other=0.0)
+    gb = tl.load(g_ptr + flow + hw + offs, mask=mask, other=0.0)
+    ua = tl.load(u_ptr + flow + offs, mask=mask, other=0.0)
+    ub = tl.load(u_ptr + flow + hw + offs, mask=mask, other=0.0)
+    rho = tl.load(rho_ptr + plane + offs, mask=mask, other=0.0) + (ga * ua + gb * ub)
+    inv = tl.load(inv_ptr + plane + offs, mask=mask, other=0.0)
+    st = tl.minimum(tl.maximum(-rho * inv, -l_t), l_t)
+    left = mask & (x > 0)
+    up = mask & (y > 0)
+    div_a = (tl.load(px_ptr + flow + offs, mask=mask, other=0.0)
+             - tl.load(px_ptr + flow + offs - 1, mask=left, other=0.0)) + (
+        tl.load(py_ptr + flow + offs, mask=mask, other=0.0)
+        - tl.load(py_ptr + flow + offs - width, mask=up, other=0.0))
+    div_b = (tl.load(px_ptr + flow + hw + offs, mask=mask, other=0.0)
+             - tl.load(px_ptr + flow + hw + offs - 1, mask=left, other=0.0)) + (
+        tl.load(py_ptr + flow + hw + offs, mask=mask, other=0.0)
+        - tl.load(py_ptr + flow + hw + offs - width, mask=up, other=0.0))
+    na = ua + st * ga + theta * div_a
+    nb = ub + st * gb + theta * div_b
+    tl.store(u_ptr + flow + offs, na, mask=mask)
+    tl.store(u_ptr + flow + hw + offs, nb, mask=mask)
+    return tl.where(mask, (na - ua) * (na - ua) + (nb - ub) * (nb - ub), 0.0)
+
+
+@triton.jit
+def _dual(u_ptr, p_ptr, q_ptr, base, offs, mask, x, y, height, width, taut):
+    """Chambolle's dual update of one flow channel's tile, in place on (p, q)."""
+    u = tl.load(u_ptr + base + offs, mask=mask, other=0.0)
+    right = tl.load(u_ptr + base + offs + 1, mask=mask & (x < width - 1), other=0.0)
+    down = tl.load(u_ptr + base + offs + width, mask=mask & (y < height - 1), other=0.0)
+    dx = tl.where(x < width - 1, right - u, 0.0)
+    dy = tl.where(y < height - 1, down - u, 0.0)
+    nm = 1.0 + taut * tl.sqrt(dx * dx + dy * dy)
+    p = tl.load(p_ptr + base + offs, mask=mask, other=0.0)
+    q = tl.load(q_ptr + base + offs, mask=mask, other=0.0)
+    tl.store(p_ptr + base + offs, (p + taut * dx) / nm, mask=mask)
+    tl.store(q_ptr + base + offs, (q + taut * dy) / nm, mask=mask)
+
+
+@triton.jit(do_not_specialize=["height", "width", "outer", "inner"])
+def resident(u_ptr, px_ptr, py_ptr, m_ptr, g_ptr, rho_ptr, inv_ptr, height, width, threshold,
+             l_t, theta, taut, outer, inner, BLOCK: tl.constexpr):
+    """One warp of pair program_id(0): outer loops of a median then inner iterations, until
+    an iteration changes the flow by no more than threshold (squared, summed)."""
+    pair = tl.program_id(0).to(tl.int64)
+    hw = height * width
+    flow = pair * 2 * hw
+    plane = pair * hw
+    lanes = tl.arange(0, BLOCK)
+    change = threshold + 1.0
+    n_outer = 0
+    while (n_outer < outer) & (change > threshold):
+        {median}
+        n_inner = 0
+        while (n_inner < inner) & (change > threshold):
+            total = tl.zeros([BLOCK], dtype=tl.float32)
+            for start in range(0, hw, BLOCK):
+                offs, mask, x, y = _tile(start, lanes, hw, width)
+                total += _primal(u_ptr, px_ptr, py_ptr, g_ptr, rho_ptr, inv_ptr, flow, plane,
+                                 offs, mask, x, y, hw, width, l_t, theta)
+            tl.debug_barrier()
+            for start in range(0, hw, BLOCK):
+                offs, mask, x, y = _tile(start, lanes, hw, width)
+                _dual(u_ptr, px_ptr, py_ptr, flow, offs, mask, x, y, height, width, taut)
+                _dual(u_ptr, px_ptr, py_ptr, flow + hw, offs, mask, x, y, height, width, taut)
+            tl.debug_barrier()
+            change = tl.sum(total, axis=0)
+            n_inner += 1
+        n_outer += 1
+'''
+
+_RESIDENT_MEDIAN = """for start in range(0, hw, BLOCK):
+    offs, mask, x, y = _tile(start, lanes, hw, width)
+    {lines}
+tl.debug_barrier()
+for start in range(0, 2 * hw, BLOCK):
+    offs, mask, x, y = _tile(start, lanes, 2 * hw, width)
+    tl.store(u_ptr + flow + offs, tl.load(m_ptr + flow + offs, mask=mask), mask=mask)
+tl.debug_barrier()"""
+
+
+def resident_source(ksize: int) -> str:
+    """Source of `resident`, with a ksize x ksize median (none when ksize < 2) into the
+    scratch m_ptr, copied back."""
+    if ksize < 2:
+        return _RESIDENT.replace("{median}", "pass")
+    lines = _median_lines(ksize, "u_ptr", "m_ptr")
+    median = _RESIDENT_MEDIAN.replace("{lines}", "\n    ".join(lines))
+    return _RESIDENT.replace("{median}", median.replace("\n", "\n" + " " * 8))
+
+
 @functools.cache
 def iteration_kernel(steps: int, rows: int):  # noqa: ANN201 (a triton JITFunction)
     """The `iteration` kernel for `steps` fused iterations, built once per process."""
@@ -243,6 +360,12 @@ def iteration_kernel(steps: int, rows: int):  # noqa: ANN201 (a triton JITFuncti
 def median_kernel(ksize: int, rows: int):  # noqa: ANN201 (a triton JITFunction)
     """The `median` kernel for a ksize x ksize window, built once per process."""
     return _import(f"tvl1_median{ksize}x{rows}", median_source(ksize, rows)).median
+
+
+@functools.cache
+def resident_kernel(ksize: int):  # noqa: ANN201 (a triton JITFunction)
+    """The `resident` kernel with a ksize x ksize median, built once per process."""
+    return _import(f"tvl1_resident{ksize}", resident_source(ksize)).resident
 
 
 def _import(name: str, source: str) -> ModuleType:

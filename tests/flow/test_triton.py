@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from flowpipe.flow.solver import resolve_backend
-from flowpipe.flow.triton_codegen import halo_sets, iteration_source, median_source
+from flowpipe.flow.triton_codegen import (
+    halo_sets,
+    iteration_source,
+    median_source,
+    resident_source,
+)
 
 pytest.importorskip("triton")
 
@@ -26,8 +31,8 @@ frames = np.concatenate([frames, frames[:1]])  # the last pair: identical frames
 prev = np.concatenate([frames[:3], frames[4:5]])
 nxt = np.concatenate([frames[1:4], frames[4:5]])
 
-def diff(params, steps):
-    triton_backend.FUSED_STEPS = steps
+def diff(params, steps, resident=0):
+    triton_backend.FUSED_STEPS, triton_backend.RESIDENT_PIXELS = steps, resident
     ref = tvl1_flow(prev, nxt, params=params, backend="torch", compile=False)
     fused = tvl1_flow(prev, nxt, params=params, backend="triton")
     return {"mean": (ref - fused).abs().mean().item(), "max": (ref - fused).abs().max().item(),
@@ -37,7 +42,10 @@ opencv_rule = TVL1Params(nscales=2, warps=2)
 never_converging = TVL1Params(nscales=1, warps=2, epsilon=1e-9, inner_iterations=5,
                               outer_iterations=2)
 print(json.dumps({"exact": diff(opencv_rule, 1), "fused": diff(opencv_rule, 2),
-                  "fused_fixed": diff(never_converging, 2)}))
+                  "fused_fixed": diff(never_converging, 2),
+                  "resident": diff(opencv_rule, 1, resident=10**9),
+                  "resident_fixed": diff(never_converging, 1, resident=10**9),
+                  "resident_coarse": diff(opencv_rule, 1, resident=600)}))
 """
 
 
@@ -69,6 +77,15 @@ def test_fused_steps_are_exact_when_no_pair_converges(comparison: dict) -> None:
     assert comparison["fused_fixed"]["max"] < 1e-5
 
 
+@pytest.mark.parametrize("run", ["resident", "resident_fixed", "resident_coarse"])
+def test_resident_warps_are_the_torch_path(comparison: dict, run: str) -> None:
+    # All levels (48x40, 24x20) one launch per warp, or only the coarse one (<= 600 pixels).
+    row = comparison[run]
+    assert row["magnitude"] > 0.1
+    assert row["max"] < 1e-5
+    assert row["identical"] < 0.01
+
+
 def test_halo_grows_with_fused_steps() -> None:
     need_u, need_p = halo_sets(2)
     assert need_u[2] == {(0, 0), (1, 0), (0, 1)}
@@ -76,6 +93,7 @@ def test_halo_grows_with_fused_steps() -> None:
     assert need_u[0] == need_u[1]  # each u_1 is computed from the u_0 at its own position
     compile(iteration_source(3, 3), "iteration", "exec")
     compile(median_source(3, 2), "median", "exec")
+    compile(resident_source(0), "resident", "exec")
 
 
 def test_backend_choice() -> None:
