@@ -9,6 +9,7 @@ also when FLOWPIPE_NO_NATIVE=1 (to compare or debug the pure paths).
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import platform
@@ -34,16 +35,29 @@ def build(name: str, source: str, libraries: tuple[str, ...] = ()) -> ctypes.CDL
     if compiler is None or os.environ.get("FLOWPIPE_NO_NATIVE") == "1":
         return None
     links = tuple(f"-l{lib}" for lib in libraries)
-    key = hashlib.sha256(
-        (source + " ".join(FLAGS + links) + platform.machine()).encode()
-    ).hexdigest()
+    key = hashlib.sha256((source + " ".join(FLAGS + links) + _cpu()).encode()).hexdigest()
     target = cache_dir() / f"{name}-{key[:16]}.so"
     if not target.exists():
         try:
             _compile(compiler, source, target, links)
         except (OSError, subprocess.CalledProcessError):
             return None
-    return ctypes.CDLL(str(target))
+    try:
+        return ctypes.CDLL(str(target))
+    except OSError:  # e.g. a library the kernel links against is missing at run time
+        return None
+
+
+@functools.cache
+def _cpu() -> str:
+    """What -march=native builds for: the CPU model and its flags (a cache directory shared by
+    machines with different CPUs, e.g. a cluster's home, keeps a build per CPU)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [line for line in f if line.startswith(("model name", "flags"))][:2]
+    except OSError:
+        lines = []
+    return platform.machine() + platform.processor() + "".join(lines)
 
 
 def _compile(compiler: str, source: str, target: Path, links: tuple[str, ...]) -> None:

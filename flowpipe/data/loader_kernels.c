@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#if !defined(LIBJPEG_TURBO_VERSION)
+#error "needs libjpeg-turbo (jpeg_crop_scanline, jpeg_skip_scanlines)"
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
