@@ -164,6 +164,7 @@ def base_grid(height: int, width: int, device: torch.device) -> torch.Tensor:
 # It keeps a zero flow zero at the frame border, where the constant border would otherwise
 # feed float rounding back into the data term, warp after warp, in static scenes.
 REMAP_SUBPIXEL_STEPS = 32.0
+FLT_EPSILON = float(torch.finfo(torch.float32).eps)  # below it |grad I|^2 counts as flat
 
 
 def warp(images: torch.Tensor, flow: torch.Tensor, grid: torch.Tensor, mode: str) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from flowpipe.flow.frames import check_pair, resolve_device, to_gray_batch
 from flowpipe.flow.native_median import load_library, native_median
 from flowpipe.flow.ops import (
+    FLT_EPSILON,
     base_grid,
     centered_gradient,
     divergence,
@@ -32,11 +33,10 @@ from flowpipe.flow.ops import (
 from flowpipe.flow.params import MIN_LEVEL_SIZE, TVL1Params
 from flowpipe.flow.triton_backend import iterate_warp_triton, triton_available
 
-FLT_EPSILON = float(torch.finfo(torch.float32).eps)
-
 Tensors = tuple[torch.Tensor, ...]
 Iteration = Callable[..., Tensors]
 WarpSolver = Callable[[Tensors, Tensors, TVL1Params, float], None]
+WarpConsts = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, str], Tensors]
 BACKENDS = ("auto", "torch", "triton")
 
 
@@ -73,18 +73,41 @@ class Kernels(NamedTuple):
     median: Callable[[torch.Tensor, int], torch.Tensor]
 
 
-def select_warp_solver(device: torch.device, backend: str, compile: bool) -> WarpSolver:
-    """The inner/outer loop runner for a device: Triton kernels (median included), or torch
-    ops (fused by torch.compile when `compile`), the median natively on CPU when a C
-    compiler is there."""
+class Backend(NamedTuple):
+    """How each warp is computed: its constants from the images and the flow, then its loops."""
+
+    consts: WarpConsts
+    iterate: WarpSolver
+
+
+def warp_consts(i0: torch.Tensor, image_and_grad: torch.Tensor, u: torch.Tensor,
+                grid: torch.Tensor, mode: str) -> Tensors:  # fmt: skip
+    """The linearised data term of a warp: I1 and its gradient sampled at x + u (grid: the
+    pixel coordinates), then (warped gradient, rho_c = I1(x+u) - grad . u - I0, 1/|grad|^2
+    or 0 where flat)."""
+    warped = warp(image_and_grad, u, grid, mode)
+    grad_i = warped[:, 1:]
+    grad_sq = grad_i.square().sum(dim=1, keepdim=True)
+    rho_c = warped[:, :1] - (grad_i * u).sum(dim=1, keepdim=True) - i0
+    inv_grad = torch.where(grad_sq > FLT_EPSILON, 1.0 / grad_sq, torch.zeros_like(grad_sq))
+    return grad_i, rho_c, inv_grad
+
+
+def select_backend(device: torch.device, backend: str, compile: bool) -> Backend:
+    """The warp's kernels for a device: Triton (constants and loops, median included), or
+    torch ops (the iteration fused by torch.compile when `compile`), the median natively on
+    CPU when a C compiler is there."""
     if resolve_backend(device, backend) == "triton":
-        return iterate_warp_triton
+        from flowpipe.flow.triton_warp import warp_consts_triton
+
+        return Backend(warp_consts_triton, iterate_warp_triton)
     if device.type == "cpu" and load_library() is not None:
         median = native_median
     else:
         median = _compiled(median_filter) if compile else median_filter
     iteration = _compiled(tvl1_iteration) if compile else tvl1_iteration
-    return functools.partial(_iterate_warp, kernels=Kernels(iteration, median))
+    kernels = Kernels(iteration, median)
+    return Backend(warp_consts, functools.partial(_iterate_warp, kernels=kernels))
 
 
 def resolve_backend(device: torch.device, backend: str) -> str:
@@ -180,7 +203,7 @@ def _keep_rows(going: torch.Tensor, kept: int, tensors: Tensors) -> Tensors:
 
 
 def _solve_level(
-    i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params, solve: WarpSolver
+    i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params, solve: Backend
 ) -> torch.Tensor:
     """All warps at one pyramid level, starting from flow u; returns the refined flow."""
     h, w = i0.shape[-2:]
@@ -189,12 +212,8 @@ def _solve_level(
     px, py = torch.zeros_like(u), torch.zeros_like(u)
     threshold = params.epsilon**2 * h * w
     for _ in range(params.warps):
-        warped = warp(image_and_grad, u, grid, params.interpolation)
-        grad_i = warped[:, 1:]
-        grad_sq = grad_i.square().sum(dim=1, keepdim=True)
-        rho_c = warped[:, :1] - (grad_i * u).sum(dim=1, keepdim=True) - i0
-        inv_grad = torch.where(grad_sq > FLT_EPSILON, 1.0 / grad_sq, torch.zeros_like(grad_sq))
-        solve((u, px, py), (grad_i, rho_c, inv_grad), params, threshold)
+        consts = solve.consts(i0, image_and_grad, u, grid, params.interpolation)
+        solve.iterate((u, px, py), consts, params, threshold)
     return u
 
 
@@ -221,14 +240,12 @@ def tvl1_flow(
     i0 = to_gray_batch(prev, "prev", dev)
     i1 = to_gray_batch(nxt, "nxt", dev)
     check_pair(i0, i1)
-    solve = select_warp_solver(dev, backend, can_compile(dev) if compile is None else compile)
+    solve = select_backend(dev, backend, can_compile(dev) if compile is None else compile)
     with torch.no_grad():
         return _solve(i0, i1, params, solve)
 
 
-def _solve(
-    i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, solve: WarpSolver
-) -> torch.Tensor:
+def _solve(i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, solve: Backend) -> torch.Tensor:
     sizes = pyramid_sizes(i0.shape[-2], i0.shape[-1], params)
     pyr0 = _build_pyramid(i0, sizes, params)
     pyr1 = _build_pyramid(i1, sizes, params)
