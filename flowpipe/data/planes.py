@@ -64,7 +64,10 @@ class EncodedFlow:
     at a time."""
 
     def __init__(self, datas: Sequence[bytes], names: Sequence[str], frame: tuple[int, int]):
-        self.datas, self.names, self.frame = list(datas), list(names), frame
+        # bytes() of bytes is the object itself; other buffers (bytearray, memoryview from
+        # some file systems) become bytes, which the native decoder takes.
+        self.datas = [bytes(d) for d in datas]
+        self.names, self.frame = list(names), frame
 
     def __len__(self) -> int:
         return len(self.datas) // 2
