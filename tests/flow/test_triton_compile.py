@@ -21,14 +21,30 @@ from flowpipe.flow.triton_warp import BLOCK as WARP_BLOCK  # noqa: E402
 from flowpipe.flow.triton_warp import warp_consts_kernel  # noqa: E402
 
 PTXAS = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
-FP, INT, PTR, IPTR = "fp32", "i32", "*fp32", "*i32"
-STATE = dict.fromkeys(["su", "spx", "spy", "du", "dpx", "dpy"], PTR)
+STATE = {"su", "spx", "spy", "du", "dpx", "dpy"}  # state buffers: float pointers
+INT_POINTERS = {"pairs_ptr", "home_ptr"}
+INTS = {"home", "row_stride", "height", "width", "outer", "inner"}
 
 
-def spills(fn, signature: dict[str, str], constexprs: dict[str, object], tmp: Path) -> str:
+def signature(fn, constexprs: dict[str, object]) -> dict[str, str]:
+    """Argument types of a kernel, by our naming: *_ptr and state buffers are pointers, the
+    sizes and counts ints, other scalars fp32."""
+    types = {}
+    for name in fn.arg_names:
+        if name in constexprs:
+            types[name] = "constexpr"
+        elif name in INT_POINTERS:
+            types[name] = "*i32"
+        elif name.endswith("_ptr") or name in STATE:
+            types[name] = "*fp32"
+        else:
+            types[name] = "i32" if name in INTS else "fp32"
+    return types
+
+
+def ptxas_report(fn, constexprs: dict[str, object], tmp: Path) -> str:
     """ptxas's register report of the kernel compiled for sm_90."""
-    signature = {**signature, **dict.fromkeys(constexprs, "constexpr")}
-    source = ASTSource(fn=fn, signature=signature, constexprs=constexprs)
+    source = ASTSource(fn=fn, signature=signature(fn, constexprs), constexprs=constexprs)
     kernel = triton.compile(source, target=GPUTarget("cuda", 90, 32))
     ptx = tmp / "kernel.ptx"
     ptx.write_text(kernel.asm["ptx"])
@@ -40,85 +56,20 @@ def spills(fn, signature: dict[str, str], constexprs: dict[str, object], tmp: Pa
 KERNELS = {
     "iteration": lambda: (
         iteration_kernel(triton_backend.FUSED_STEPS, triton_backend.FUSED_STEPS),
-        {
-            **STATE,
-            "g_ptr": PTR,
-            "rho_ptr": PTR,
-            "inv_ptr": PTR,
-            "pairs_ptr": IPTR,
-            "prev_ptr": PTR,
-            "cur_ptr": PTR,
-            "next_ptr": PTR,
-            "home_ptr": IPTR,
-            "home": INT,
-            "row_stride": INT,
-            "threshold": FP,
-            "height": INT,
-            "width": INT,
-            "l_t": FP,
-            "theta": FP,
-            "taut": FP,
-        },
         {"BLOCK": triton_backend.BLOCK},
-    ),  # fmt: skip
+    ),
     "median": lambda: (
         median_kernel(5, triton_backend.FUSED_STEPS),
-        {
-            **STATE,
-            "pairs_ptr": IPTR,
-            "prev_ptr": PTR,
-            "home_ptr": IPTR,
-            "home": INT,
-            "row_stride": INT,
-            "threshold": FP,
-            "height": INT,
-            "width": INT,
-        },
         {"BLOCK": triton_backend.BLOCK},
-    ),  # fmt: skip
-    "resident": lambda: (
-        resident_kernel(5),
-        {
-            "u_ptr": PTR,
-            "px_ptr": PTR,
-            "py_ptr": PTR,
-            "m_ptr": PTR,
-            "g_ptr": PTR,
-            "rho_ptr": PTR,
-            "inv_ptr": PTR,
-            "height": INT,
-            "width": INT,
-            "threshold": FP,
-            "l_t": FP,
-            "theta": FP,
-            "taut": FP,
-            "outer": INT,
-            "inner": INT,
-        },
-        {"BLOCK": triton_backend.RESIDENT_BLOCK},
-    ),  # fmt: skip
-    "warp_bicubic": lambda: (
-        warp_consts_kernel,
-        {
-            "img_ptr": PTR,
-            "i0_ptr": PTR,
-            "u_ptr": PTR,
-            "g_ptr": PTR,
-            "rho_ptr": PTR,
-            "inv_ptr": PTR,
-            "height": INT,
-            "width": INT,
-            "eps": FP,
-            "steps": FP,
-        },
-        {"BLOCK": WARP_BLOCK, "CUBIC": True},
-    ),  # fmt: skip
+    ),
+    "resident": lambda: (resident_kernel(5), {"BLOCK": triton_backend.RESIDENT_BLOCK}),
+    "warp_bicubic": lambda: (warp_consts_kernel, {"BLOCK": WARP_BLOCK, "CUBIC": True}),
 }
 
 
 @pytest.mark.skipif(not PTXAS.exists(), reason="Triton without its CUDA backend's ptxas")
 @pytest.mark.parametrize("name", sorted(KERNELS))
 def test_kernel_compiles_for_h100_without_spills(name: str, tmp_path: Path) -> None:
-    report = spills(*KERNELS[name](), tmp_path)
+    report = ptxas_report(*KERNELS[name](), tmp_path)
     assert "Used" in report and "registers" in report
     assert "0 bytes spill stores" in report, report
