@@ -77,6 +77,13 @@ def dequantize(q: ArrayT, bound: float = DEFAULT_BOUND) -> ArrayT:
     return v * np.float32(2.0 * b) / np.float32(255.0) - np.float32(b)
 
 
+def dequantize_affine(bound: float = DEFAULT_BOUND) -> tuple[float, float]:
+    """(scale, offset): dequantize(q) = q * scale + offset up to float rounding. The map is
+    affine, so it commutes with interpolation: codes may be interpolated first."""
+    b = _check_bound(bound)
+    return 2.0 * b / 255.0, -b
+
+
 def _check_quality(quality: int) -> int:
     """Return quality as an int; ValueError unless it is an integer in 1..100."""
     if isinstance(quality, bool) or not isinstance(quality, Integral):

@@ -1,5 +1,5 @@
 /* Native loops of the flow-stack loader (see flowpipe/data/native_loader.py for why):
-   - box_values: plane boxes looked up in the dequantisation table, mirrored when asked;
+   - box_values: plane boxes dequantised, mirrored and mean-centred when asked;
    - decode_boxes: gray JPEG planes decoded by libjpeg(-turbo) straight into a box;
    - trajectory_chain: a chain of fields followed from a grid of points, each step decoding
      (or copying) only the box its points visit and sampling x and y codes bilinearly. */
@@ -45,17 +45,15 @@ void box_values(const uint8_t *codes, int64_t planes, int64_t plane_stride, int6
                 int64_t size, int32_t flip, float bound, int32_t centre, float *out) {
     const float two_b = 2.0f * bound;
     for (int64_t k = 0; k < planes; ++k) {
-        const int negate = flip && k % 2 == 0;
+        const float sign = flip && k % 2 == 0 ? -1.0f : 1.0f;  /* exact: a negation */
         for (int64_t r = 0; r < size; ++r) {
             const uint8_t *row = codes + k * plane_stride + r * row_stride;
             float *o = out + (k * size + r) * size;
             if (flip) {
-                for (int64_t c = 0; c < size; ++c) o[c] = (float)row[size - 1 - c] * two_b / 255.0f - bound;
+                for (int64_t c = 0; c < size; ++c)
+                    o[c] = sign * ((float)row[size - 1 - c] * two_b / 255.0f - bound);
             } else {
                 for (int64_t c = 0; c < size; ++c) o[c] = (float)row[c] * two_b / 255.0f - bound;
-            }
-            if (negate) {
-                for (int64_t c = 0; c < size; ++c) o[c] = -o[c];
             }
         }
         if (centre) subtract_mean(out + k * size * size, size * size);
@@ -91,7 +89,7 @@ static void start(struct jpeg_decompress_struct *cinfo, struct failure *err, cha
 }
 
 /* Decode the box of one gray h x w JPEG into out (rows of b.w bytes), row a scratch row of
-   w bytes. 0, or 2 when the image is not h x w with one channel (message says what it is);
+   w bytes. 0, or 1 when the image is not h x w with one channel (message says what it is);
    libjpeg errors longjmp to the caller's handler. Rows above the box are skipped, columns
    cropped to it, rows below it never decoded. */
 static int decode_box(j_decompress_ptr cinfo, const unsigned char *data, int64_t size,
@@ -103,7 +101,7 @@ static int decode_box(j_decompress_ptr cinfo, const unsigned char *data, int64_t
                  cinfo->image_width, cinfo->image_height, cinfo->num_components, (long)w,
                  (long)h);
         jpeg_abort_decompress(cinfo);
-        return 2;
+        return 1;
     }
     cinfo->dct_method = JDCT_ISLOW;
     jpeg_start_decompress(cinfo);
@@ -128,28 +126,28 @@ int64_t decode_boxes(int64_t n, const unsigned char *const *data, const int64_t 
                      uint8_t *out, int32_t *kind, char *message) {
     struct jpeg_decompress_struct cinfo;
     struct failure err;
-    volatile int64_t i = 0;
+    volatile int64_t i = 0, failed = -1;
     uint8_t *volatile row = malloc((size_t)w);
     box_t b = {x0, y0, bw, bh};
     *kind = 1;
     if (row == NULL) return 0;
     start(&cinfo, &err, message);
     if (setjmp(err.jump)) {
-        jpeg_destroy_decompress(&cinfo);
-        free(row);
-        return i;
+        failed = i;
+        goto done;
     }
     jpeg_create_decompress(&cinfo);
     for (; i < n; ++i) {
-        if ((*kind = decode_box(&cinfo, data[i], sizes[i], h, w, b, out + i * bw * bh, row,
-                                message)) != 0) {
+        if (decode_box(&cinfo, data[i], sizes[i], h, w, b, out + i * bw * bh, row, message)) {
+            *kind = 2;
+            failed = i;
             break;
         }
-        *kind = 1;
     }
+done:
     jpeg_destroy_decompress(&cinfo);
     free(row);
-    return i < n ? i : -1;
+    return failed;
 }
 
 /* ---- trajectory steps ------------------------------------------------------------------ */
@@ -241,6 +239,14 @@ static inline float reduce(__m256 v, int want_max) {
 }
 #endif
 
+/* bounds (min x, min y, max x, max y) grown to hold point (x, y). */
+static inline void extend(float *bounds, float x, float y) {
+    bounds[0] = x < bounds[0] ? x : bounds[0];
+    bounds[1] = y < bounds[1] ? y : bounds[1];
+    bounds[2] = x > bounds[2] ? x : bounds[2];
+    bounds[3] = y > bounds[3] ? y : bounds[3];
+}
+
 /* One step over count points inside the w x h frame: codes is the [b.h, b.w, 2] box of the
    field's interleaved x, y codes, holding every point's 2x2 neighbourhood; codes map to
    values by v * scale + offset (affine, so it commutes with interpolation). bounds gets the
@@ -249,9 +255,10 @@ static void sample_pairs(const uint8_t *codes, box_t b, int64_t w, int64_t h, fl
                          float offset, float *px, float *py, int64_t count, float *ox,
                          float *oy, int32_t update, float *bounds) {
     int64_t i = 0;
-    float lo_x = (float)w, lo_y = (float)h, hi_x = 0.f, hi_y = 0.f;
+    bounds[0] = (float)w, bounds[1] = (float)h, bounds[2] = 0.f, bounds[3] = 0.f;
 #if defined(__AVX2__) && defined(__FMA__)
-    __m256 lx = _mm256_set1_ps(lo_x), ly = _mm256_set1_ps(lo_y), ux = _mm256_setzero_ps(), uy = ux;
+    __m256 lx = _mm256_set1_ps(bounds[0]), ly = _mm256_set1_ps(bounds[1]);
+    __m256 ux = _mm256_setzero_ps(), uy = ux;
     for (; i + 8 <= count; i += 8) {
         __m256 x, y;
         step_eight(codes, b, w, h, scale, offset, px, py, i, ox, oy, update, &x, &y);
@@ -260,16 +267,13 @@ static void sample_pairs(const uint8_t *codes, box_t b, int64_t w, int64_t h, fl
         ux = _mm256_max_ps(ux, x);
         uy = _mm256_max_ps(uy, y);
     }
-    lo_x = reduce(lx, 0), lo_y = reduce(ly, 0), hi_x = reduce(ux, 1), hi_y = reduce(uy, 1);
+    bounds[0] = reduce(lx, 0), bounds[1] = reduce(ly, 0);
+    bounds[2] = reduce(ux, 1), bounds[3] = reduce(uy, 1);
 #endif
     for (; i < count; ++i) {
         step_one(codes, b, w, h, scale, offset, px, py, i, ox, oy, update);
-        lo_x = px[i] < lo_x ? px[i] : lo_x;
-        lo_y = py[i] < lo_y ? py[i] : lo_y;
-        hi_x = px[i] > hi_x ? px[i] : hi_x;
-        hi_y = py[i] > hi_y ? py[i] : hi_y;
+        extend(bounds, px[i], py[i]);
     }
-    bounds[0] = lo_x, bounds[1] = lo_y, bounds[2] = hi_x, bounds[3] = hi_y;
 }
 
 /* The box of frame pixels holding the 2x2 neighbourhood of every point inside bounds. */
@@ -307,23 +311,17 @@ int64_t trajectory_chain(int64_t steps, const unsigned char *const *data, const 
                          int32_t centre, int32_t *kind, char *message) {
     struct jpeg_decompress_struct cinfo;
     struct failure err;
-    volatile int64_t plane = 0;
+    volatile int64_t plane = 0, failed = -1;
     uint8_t *volatile scratch = malloc((size_t)(4 * w * h + w));
     float bounds[4] = {(float)w, (float)h, 0.f, 0.f};
     *kind = 1;
     if (scratch == NULL) return 0;
     uint8_t *xs = scratch, *ys = xs + w * h, *pairs = ys + w * h, *row = pairs + 2 * w * h;
-    for (int64_t i = 0; i < count; ++i) {
-        bounds[0] = px[i] < bounds[0] ? px[i] : bounds[0];
-        bounds[1] = py[i] < bounds[1] ? py[i] : bounds[1];
-        bounds[2] = px[i] > bounds[2] ? px[i] : bounds[2];
-        bounds[3] = py[i] > bounds[3] ? py[i] : bounds[3];
-    }
+    for (int64_t i = 0; i < count; ++i) extend(bounds, px[i], py[i]);
     start(&cinfo, &err, message);
     if (setjmp(err.jump)) {
-        jpeg_destroy_decompress(&cinfo);
-        free(scratch);
-        return plane;
+        failed = plane;
+        goto done;
     }
     jpeg_create_decompress(&cinfo);
     for (int64_t s = 0; s < steps; ++s) {
@@ -331,13 +329,11 @@ int64_t trajectory_chain(int64_t steps, const unsigned char *const *data, const 
         if (data != NULL) {
             for (plane = 2 * s; plane < 2 * s + 2; ++plane) {
                 uint8_t *dst = plane % 2 ? ys : xs;
-                if ((*kind = decode_box(&cinfo, data[plane], sizes[plane], h, w, b, dst, row,
-                                        message)) != 0) {
-                    jpeg_destroy_decompress(&cinfo);
-                    free(scratch);
-                    return plane;
+                if (decode_box(&cinfo, data[plane], sizes[plane], h, w, b, dst, row, message)) {
+                    *kind = 2;
+                    failed = plane;
+                    goto done;
                 }
-                *kind = 1;
             }
             interleave(xs, ys, b.w, b, pairs);
         } else {
@@ -351,7 +347,8 @@ int64_t trajectory_chain(int64_t steps, const unsigned char *const *data, const 
             subtract_mean(outs[2 * s + 1], count);
         }
     }
+done:
     jpeg_destroy_decompress(&cinfo);
     free(scratch);
-    return -1;
+    return failed;
 }

@@ -11,9 +11,8 @@
 - `trajectory_chain`: a chain of fields followed from a grid of points in one call: each step
   decodes only the box its points visit, samples the field's x and y codes with one address
   and one pair of weights per point (the two planes interleaved), dequantises (affine, so it
-  commutes with interpolation), moves the points and keeps their bounding box; four points
-  at a time with SSE4.1 (1.4x two cv2.remap calls, measured, before the table pass and
-  numpy updates those need).
+  commutes with interpolation), moves the points and keeps their bounding box; eight points
+  at a time with AVX2 gathers where the compiler targets them, one at a time otherwise.
 
 `library()` is None without a C compiler or libjpeg's header; `stacking` and `planes` then
 use OpenCV for the same values.

@@ -31,6 +31,10 @@ class FlowPlanes(Protocol):
         """uint8 [n, 2, bh, bw]: the (x0, y0, width, height) box of every plane (whole frame
         when None)."""
 
+    def native_planes(self, planes: Sequence[int]) -> tuple[list, list[str]]:
+        """What `native_loader.trajectory_chain` reads for these planes (index 2k + c: field
+        k, channel c), JPEG bytes or decoded frames, and their names for errors."""
+
 
 def check_shape(img: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
     """img, or a ValueError naming the file when its shape is not the one meta.json gives."""
@@ -57,6 +61,10 @@ class DecodedFlow:
     def codes(self, box: Box | None = None) -> np.ndarray:
         x0, y0, bw, bh = box or whole(self.frame)
         return self.all[:, :, y0 : y0 + bh, x0 : x0 + bw]
+
+    def native_planes(self, planes: Sequence[int]) -> tuple[list, list[str]]:
+        frames = [np.ascontiguousarray(self.all[p // 2, p % 2]) for p in planes]
+        return frames, [f"plane {p}" for p in planes]
 
 
 class EncodedFlow:
@@ -85,6 +93,9 @@ class EncodedFlow:
     def codes(self, box: Box | None = None) -> np.ndarray:
         out = self._boxes(slice(None), box or whole(self.frame))
         return out.reshape(-1, 2, *out.shape[1:])
+
+    def native_planes(self, planes: Sequence[int]) -> tuple[list, list[str]]:
+        return [self.datas[p] for p in planes], [self.names[p] for p in planes]
 
     def decoded(self) -> DecodedFlow:
         """All planes decoded once (for many views of one stack)."""

@@ -3,9 +3,8 @@
 Both read a stack's fields as stored codes (`FlowPlanes`: uint8 boxes of the frame, decoded
 on demand) through a `View`, and return float32 [n, 2, S, S] displacements in output pixels:
 
-- simple: field k sampled at the view's pixel grid (a plain crop is its box, decoded alone:
-  each plane's box is mirrored as uint8 and dequantised by a 256-entry table, x negated by a
-  negated table);
+- simple: field k sampled at the view's pixel grid (a plain crop is its box, decoded alone,
+  mirrored as uint8 and dequantised, x negated when mirrored);
 - trajectory: along each chain of fields, p_1 = the grid point, channel k samples its field at
   p_k (bilinear) and p_{k+1} = p_k + d_k(p_k), clamped to the frame; all points at once, and
   each step decodes only the box its points visit.
@@ -27,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from flowpipe.codec import dequantize
+from flowpipe.codec import dequantize, dequantize_affine
 from flowpipe.data import native_loader
-from flowpipe.data.planes import EncodedFlow, FlowPlanes
+from flowpipe.data.planes import FlowPlanes
 from flowpipe.data.transforms import Box, View
 
 
@@ -178,12 +177,7 @@ def _chain_native(source: FlowPlanes, chain: Sequence[int], affine: tuple[float,
                   centre: bool) -> None:  # fmt: skip
     """The chain in one native call, from the JPEG bytes or the decoded planes."""
     planes = [2 * k + c for k in chain for c in range(2)]
-    if isinstance(source, EncodedFlow):
-        names = [source.names[p] for p in planes]
-        data = [source.datas[p] for p in planes]
-    else:
-        names = [f"plane {p}" for p in planes]
-        data = [np.ascontiguousarray(source.codes()[p // 2, p % 2]) for p in planes]
+    data, names = source.native_planes(planes)
     outs = [out[p // 2, p % 2] for p in planes]
     native_loader.trajectory_chain(data, names, source.frame, affine, points, outs, centre)
 
@@ -211,7 +205,7 @@ def trajectory_stack(
         codes = np.ascontiguousarray(source.codes())
         _chains_with_opencv(codes, bound, chains, view, out, centre)
         return _finish_flow(out, view)
-    affine = (2.0 * bound / 255.0, -bound)
+    affine = dequantize_affine(bound)
     for chain in chains:
         _chain_native(source, chain, affine, _start_points(view, frame), out, centre)
     return _finish_flow(out, view)

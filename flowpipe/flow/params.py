@@ -76,6 +76,11 @@ class TVL1Params:
             return float(self.pyramid_sigma)
         return AUTO_PYRAMID_SIGMA if self.nscales == "auto" else 0.0
 
+    def step_constants(self) -> tuple[float, float, float]:
+        """(lambda * theta, theta, tau / theta): the scalars of one primal-dual step (the
+        thresholding bound, the coupling, the dual step)."""
+        return self.lambda_ * self.theta, self.theta, self.tau / self.theta
+
     def replace(self, **changes: object) -> TVL1Params:
         """A copy with some fields changed (validated like a new instance)."""
         return dataclasses.replace(self, **changes)

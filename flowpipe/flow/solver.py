@@ -169,13 +169,12 @@ def _iterate_warp(
     """
     order = torch.arange(state[0].shape[0], device=state[0].device)  # working row -> pair
     work, consts = state, tuple(t.contiguous() for t in consts)
-    l_t = params.lambda_ * params.theta
-    taut = params.tau / params.theta
+    constants = params.step_constants()
     for _ in range(params.outer_iterations):
         if params.median_filtering > 1:
             work = (kernels.median(work[0], params.median_filtering), *work[1:])
         for _ in range(params.inner_iterations):
-            *work, change = kernels.iteration(*work, *consts, l_t, params.theta, taut)
+            *work, change = kernels.iteration(*work, *consts, *constants)
             going = change > threshold
             if bool(going.all()):
                 continue

@@ -112,11 +112,12 @@ def iterate_warp_triton(
 ) -> None:
     """One warp's inner/outer loops on the whole batch, in place on state (u, px, py)."""
     height, width = state[0].shape[-2:]
+    consts = tuple(t.contiguous() for t in consts)
     if height * width <= RESIDENT_PIXELS:
-        _run_resident(state, tuple(t.contiguous() for t in consts), params, threshold)
+        _run_resident(state, consts, params, threshold)
         return
     loop = _Loop(state, FUSED_STEPS)
-    _run(loop, tuple(t.contiguous() for t in consts), params, threshold)
+    _run(loop, consts, params, threshold)
     loop.gather()
 
 
@@ -129,8 +130,7 @@ def _run_resident(state: tuple[torch.Tensor, ...], consts: tuple[torch.Tensor, .
     work = tuple(t.contiguous() for t in state)
     n, _, height, width = work[0].shape
     kernel = resident_kernel(params.median_filtering)
-    scalars = (params.lambda_ * params.theta, params.theta, params.tau / params.theta,
-               params.outer_iterations, params.inner_iterations)  # fmt: skip
+    scalars = (*params.step_constants(), params.outer_iterations, params.inner_iterations)
     kernel[(n,)](*work, torch.empty_like(work[0]), *consts, height, width, threshold, *scalars,
                  BLOCK=RESIDENT_BLOCK)  # fmt: skip
     for mine, done in zip(state, work, strict=True):
@@ -170,7 +170,7 @@ class _Launcher:
             self.median_kernel = median_kernel(params.median_filtering, loop.steps)
         self.grid_x = -(-h * w // BLOCK)
         self.sizes = (loop.stride, threshold, h, w)
-        self.scalars = (params.lambda_ * params.theta, params.theta, params.tau / params.theta)
+        self.scalars = params.step_constants()
         self.graphs: dict[tuple[int, int, int], tuple[torch.cuda.CUDAGraph, int]] = {}
         self.graph_pairs: torch.Tensor | None = None
         self.use_graphs = CUDA_GRAPHS and loop.pairs.is_cuda
