@@ -11,6 +11,7 @@ warp) and with CUDA graphs, and a kernel-time profile. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -21,6 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import triton
 
 from flowpipe.bench.tvl1 import video_frames
 from flowpipe.flow import preset, tvl1_flow
@@ -43,12 +45,15 @@ def timed(frames: torch.Tensor, batch: int, backend_name: str) -> tuple[float, t
     flow."""
     params = preset("opencv")
     prev, nxt = frames[:batch], frames[1 : batch + 1]
-    flow = tvl1_flow(prev, nxt, params=params, device="cuda", backend=backend_name)
+    solve = functools.partial(
+        tvl1_flow, params=params, device="cuda", backend=backend_name, compile=False
+    )  # the Triton path compiles nothing; torch: eager
+    flow = solve(prev, nxt)
     best = float("inf")
     for _ in range(REPEATS):
         torch.cuda.synchronize()
         start = time.perf_counter()
-        tvl1_flow(prev, nxt, params=params, device="cuda", backend=backend_name)
+        solve(prev, nxt)
         torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return batch / best, flow
@@ -72,10 +77,13 @@ def main() -> None:
     args = parser.parse_args()
     largest = max([128, *map(int, args.large.split(","))])
     clips = {name: clip(args.data, name, largest + 1) for name in CLIPS}
-    out: dict[str, Any] = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
+    out: dict[str, Any] = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+                           "triton": triton.__version__}  # fmt: skip
+    out["launch_us"] = launch_overhead()
+    log(json.dumps(out))
     speed, ref = timed(clips["sample"], 128, "torch")
-    out["torch_batch128_sample"] = speed
-    log(f"torch path: {speed:.1f} pairs/s")
+    out["torch_eager_batch128_sample"] = speed
+    log(f"torch path (eager): {speed:.1f} pairs/s")
     variants = []
     for steps in map(int, args.steps.split(",")):
         for block in map(int, args.blocks.split(",")):
@@ -97,9 +105,9 @@ def main() -> None:
             out["best"][f"{name}_batch{batch}_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             log(f"best on {name} batch {batch}: {speed:.1f} pairs/s")
     out["resident"] = resident_speeds(clips, ref, map(int, args.resident.split(",")))
-    out["cuda_graphs"] = graph_speeds(clips)
+    fastest = max(out["resident"], key=lambda r: r["sample_batch128"] + r["ucf101_batch128"])
+    out["cuda_graphs"] = [graph_speeds(clips, pixels) for pixels in (0, fastest["resident_pixels"])]
     out["profile"] = kernel_profile(clips["sample"])
-    out["launch_us"] = launch_overhead()
     print(json.dumps(out, indent=2))
 
 
@@ -125,13 +133,15 @@ def resident_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor,
     return rows
 
 
-def graph_speeds(clips: dict[str, torch.Tensor]) -> dict[str, float]:
-    """The best variant with CUDA graphs for the stable tail: pairs/s at batch 128, and the
-    largest difference to the flow without graphs (the same launches: expected 0)."""
+def graph_speeds(clips: dict[str, torch.Tensor], resident: int) -> dict[str, float]:
+    """The best variant with CUDA graphs for the stable tail and levels of at most `resident`
+    pixels run resident: pairs/s at batch 128, and the largest difference to the flow without
+    graphs (the same launches: expected 0)."""
+    backend.RESIDENT_PIXELS = resident
     _, plain = timed(clips["sample"], 128, "triton")
     backend.CUDA_GRAPHS = True
     try:
-        result = {}
+        result: dict[str, float] = {"resident_pixels": resident}
         for name, frames in clips.items():
             speed, flow = timed(frames, 128, "triton")
             result[f"{name}_batch128"] = speed
@@ -140,7 +150,7 @@ def graph_speeds(clips: dict[str, torch.Tensor]) -> dict[str, float]:
             log(f"graphs on {name}: {speed:.1f} pairs/s")
         return result
     finally:
-        backend.CUDA_GRAPHS = False
+        backend.CUDA_GRAPHS, backend.RESIDENT_PIXELS = False, 0
 
 
 def launch_overhead(pairs: int = 128, launches: int = 2000) -> dict[str, float]:
@@ -161,15 +171,27 @@ def launch_overhead(pairs: int = 128, launches: int = 2000) -> dict[str, float]:
         kernel[grid](*state, *consts, ids, rows[0], rows[1], rows[2], home, 1, pairs, 1.0, h, w,
                      0.045, 0.3, 0.83, BLOCK=backend.BLOCK)  # fmt: skip
 
-    launch()
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(launches):
-        launch()
-    issued = time.perf_counter() - start
-    torch.cuda.synchronize()
-    done = time.perf_counter() - start
-    return {"host_issue": 1e6 * issued / launches, "wall": 1e6 * done / launches}
+    args = (*state, *consts, ids, rows[0], rows[1], rows[2], home, 1, pairs, 1.0, h, w, 0.045,
+            0.3, 0.83)  # fmt: skip
+    compiled = kernel[grid](*args, BLOCK=backend.BLOCK)
+    result = {}
+    runners = {"jit": launch, "compiled": lambda: compiled[grid](*args, backend.BLOCK)}
+    for name, run in runners.items():
+        try:
+            run()
+        except Exception as err:  # noqa: BLE001 (a probe of Triton's internals)
+            result[f"{name}_error"] = repr(err)[:300]
+            continue
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(launches):
+            run()
+        issued = time.perf_counter() - start
+        torch.cuda.synchronize()
+        done = time.perf_counter() - start
+        result[f"{name}_host_issue"] = 1e6 * issued / launches
+        result[f"{name}_wall"] = 1e6 * done / launches
+    return result
 
 
 def kernel_profile(frames: torch.Tensor) -> list[dict[str, Any]]:
