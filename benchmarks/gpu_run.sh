@@ -26,10 +26,10 @@ step() {  # name, timeout (s), command...
 case_step() {
   case $1 in
     sweep) step sweep 300 python3 benchmarks/triton_sweep.py --data "$DATA" --steps 1 \
-             --blocks 256 --large 256,512 --resident 6000,25000,100000 ;;
+             --blocks 256 --large 256,512 --resident 25000 ;;
     tvl1) step tvl1 150 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" ;;
-    extract) step extract 120 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
-               --max-frames 64 --batch 32 --tiny-videos 0 ;;
+    extract) step extract 240 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
+               --max-frames 300 --batch 32 --copies 4 --tiny-videos 0 ;;
     loader) step loader 100 python3 -m flowpipe bench loader --data "$DATA" --stacks 100 \
               --rounds 2 ;;
     *) echo "unknown step $1" ;;

@@ -104,11 +104,30 @@ def main() -> None:
             out["best"][f"{name}_batch{batch}"] = speed
             out["best"][f"{name}_batch{batch}_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             log(f"best on {name} batch {batch}: {speed:.1f} pairs/s")
+    out["jit_launch"] = jit_launch_speeds(clips)
     out["resident"] = resident_speeds(clips, ref, map(int, args.resident.split(",")))
     fastest = max(out["resident"], key=lambda r: r["sample_batch128"] + r["ucf101_batch128"])
     out["cuda_graphs"] = [graph_speeds(clips, pixels) for pixels in (0, fastest["resident_pixels"])]
     out["profile"] = kernel_profile(clips["sample"])
     print(json.dumps(out, indent=2))
+
+
+def jit_launch_speeds(clips: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The best variant launched through Triton's JIT every time (FAST_LAUNCH off): pairs/s
+    at batch 128, and the largest difference to the flow of fast launches (expected 0)."""
+    _, fast = timed(clips["sample"], 128, "triton")
+    backend.FAST_LAUNCH = False
+    try:
+        result = {}
+        for name, frames in clips.items():
+            speed, flow = timed(frames, 128, "triton")
+            result[f"{name}_batch128"] = speed
+            if name == "sample":
+                result["max_diff_to_fast_launch"] = (flow - fast).abs().max().item()
+        log(json.dumps(result))
+        return result
+    finally:
+        backend.FAST_LAUNCH = True
 
 
 def resident_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor,
@@ -175,7 +194,7 @@ def launch_overhead(pairs: int = 128, launches: int = 2000) -> dict[str, float]:
             0.3, 0.83)  # fmt: skip
     compiled = kernel[grid](*args, BLOCK=backend.BLOCK)
     result = {}
-    runners = {"jit": launch, "compiled": lambda: compiled[grid](*args, backend.BLOCK)}
+    runners = {"jit": launch, "compiled": lambda: compiled[(*grid, 1)](*args, backend.BLOCK)}
     for name, run in runners.items():
         try:
             run()

@@ -282,6 +282,8 @@ def bench_tvl1(**options: Any) -> None:
               help="frames per clip")  # fmt: skip
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--copies", default=1, show_default=True, type=click.IntRange(min=1),
+              help="times the job extracts each clip, as separate videos")  # fmt: skip
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
 @click.option("--tiny-videos", default=500, show_default=True, type=click.IntRange(min=0),
               help="tiny videos for the scheduler-overhead figure (0: skip)")  # fmt: skip

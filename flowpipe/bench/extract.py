@@ -37,6 +37,7 @@ from flowpipe.video import Resize, iter_frames, to_gray
 # Timed rounds over the sample planes in the JPEG measurement (after one untimed round that
 # pays nvJPEG's start-up).
 JPEG_ROUNDS = 5
+JPEG_PLANES = 512  # the first planes of the job's output, in name order
 SHARED_CLIPS = ("videos/sample_340x256.mp4", "videos/kinetics_demo.mp4",
                 "videos/v_ApplyEyeMakeup_g01_c01.avi")  # fmt: skip
 
@@ -108,7 +109,7 @@ def _engine_batches(
 
 
 def reference_figures(videos: list[Path], work: Path, max_frames: int, fps: float,
-                      jpeg_bytes: int) -> dict[str, Any]:  # fmt: skip
+                      jpeg_bytes: float) -> dict[str, Any]:  # fmt: skip
     """The reference script's frames/s and JPEG bytes against ours; skipped (with the reason)
     where OpenCV lacks its contrib module, as on a GPU host with plain opencv."""
     if not hasattr(cv2, "optflow"):
@@ -131,15 +132,16 @@ def _synchronize(device: str) -> None:
 
 def run_extract_benchmark(
     max_frames: int = 17, batch: int = 16, workers: int = 1, device: str = "cpu",
-    tiny_videos: int = 500, data: str | None = None,
+    tiny_videos: int = 500, data: str | None = None, copies: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run the benchmark and return its JSON-ready result."""
+    """Run the benchmark and return its JSON-ready result; the job extracts each clip
+    `copies` times (the engine-only and reference runs each clip once: rates compare)."""
     work = Path(tempfile.mkdtemp(prefix="flowpipe-bench-"))
     try:
         videos = bench_videos(find_data_dir(data), work)
         settings = ExtractSettings(max_frames=max_frames)
         options = ClusterOptions(workers=workers, device=device, batch=batch)
-        tasks = [VideoTask(str(v), v.stem) for v in videos]
+        tasks = [VideoTask(str(v), f"{v.stem}_{k}") for k in range(copies) for v in videos]
         with connect(options) as client:  # warmed up first: workers compile their kernels
             warm = [VideoTask(str(videos[0]), "warmup")]
             run_extraction(warm, str(work / "warm"), ExtractSettings(max_frames=3), options,
@@ -157,12 +159,13 @@ def run_extract_benchmark(
         engine_fps = engine_only(videos, max_frames, batch, True, device)
         gpu = cuda_figures(work / "out", batch, settings) if cuda else {}
         our_jpeg_bytes = sum(p.stat().st_size for p in (work / "out").rglob("*.jpg"))
-        reference = reference_figures(videos, work, max_frames, ours_fps, our_jpeg_bytes)
+        reference = reference_figures(videos, work, max_frames, ours_fps, our_jpeg_bytes / copies)
         overhead = scheduler_overhead(work, tiny_videos, options)
         return {
             "benchmark": "extract",
             "device": device,
             "videos": [str(v.name) for v in videos],
+            "copies": copies,
             "frames": frames,
             "end_to_end_frames_per_s": ours_fps,
             "engine_only_frames_per_s": engine_fps,
@@ -216,7 +219,8 @@ def jpeg_rates(out: Path, quality: int) -> dict[str, Any]:
     (gray, one thread), on the job's stored x planes."""
     from torchvision.io import encode_jpeg as nvjpeg
 
-    planes = [decode_jpeg(p.read_bytes()) for p in sorted(out.rglob("flow_x_*.jpg"))]
+    stored = sorted(out.rglob("flow_x_*.jpg"))[:JPEG_PLANES]
+    planes = [decode_jpeg(p.read_bytes()) for p in stored]
     on_gpu = [torch.from_numpy(p).cuda().expand(3, *p.shape).contiguous() for p in planes]
     nvjpeg(on_gpu, quality=quality)
     torch.cuda.synchronize()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import Any
 
 import torch
 
@@ -44,6 +45,12 @@ CONVERGED_FLAG = 1.0e30  # a change row that a launch did not use: never below a
 # measured on a GPU (benchmarks/triton_sweep.py times thresholds).
 RESIDENT_PIXELS = 0
 RESIDENT_BLOCK = 512
+# Launch through the compiled kernel's handle after a warp's first launch of each kernel.
+# Triton's JIT binds and specialises every argument on each call: 78 us of host time per
+# launch on an H100 host (benchmarks/triton_sweep.py), more than the GPU work of a launch once
+# most pairs have converged. Turned off for the process if the handle refuses the arguments
+# (another Triton version's calling convention).
+FAST_LAUNCH = True
 
 
 def triton_available(device: torch.device) -> bool:
@@ -154,6 +161,29 @@ def _run(loop: _Loop, consts: tuple[torch.Tensor, ...], params: TVL1Params, thre
                 return
 
 
+class _Kernel:
+    """A Triton kernel for the launches of one warp: the first through the JIT (which
+    compiles and specialises on these arguments), later ones straight through the compiled
+    kernel, whose specialisation holds because a warp's arguments keep their dtypes and
+    alignment (fresh or 16-byte padded tensors, unspecialised integers)."""
+
+    def __init__(self, jit: Any) -> None:
+        self.jit = jit
+        self.compiled: Any = None
+
+    def __call__(self, grid: tuple[int, int], *args: Any, BLOCK: int) -> None:
+        global FAST_LAUNCH
+        if self.compiled is not None and FAST_LAUNCH:
+            try:
+                self.compiled[(*grid, 1)](*args, BLOCK)
+                return
+            except (TypeError, IndexError, ValueError):  # refused before anything ran
+                FAST_LAUNCH = False
+        compiled = self.jit[grid](*args, BLOCK=BLOCK)
+        if hasattr(compiled, "function"):  # a CompiledKernel (None under the interpreter)
+            self.compiled = compiled
+
+
 class _Launcher:
     """Kernel launches of one warp. With CUDA_GRAPHS, a chunk of iterations launched while the
     pairs in flight stay the same (the long tail of a few slow pairs, where the host's launch
@@ -165,9 +195,11 @@ class _Launcher:
 
         h, w = loop.sets[0][0].shape[-2:]
         self.loop, self.consts = loop, consts
-        self.iteration_kernel = iteration_kernel
+        self.iteration_kernels = {
+            n: _Kernel(iteration_kernel(n, loop.steps)) for n in range(1, loop.steps + 1)
+        }
         if params.median_filtering > 1:
-            self.median_kernel = median_kernel(params.median_filtering, loop.steps)
+            self.median_kernel = _Kernel(median_kernel(params.median_filtering, loop.steps))
         self.grid_x = -(-h * w // BLOCK)
         self.sizes = (loop.stride, threshold, h, w)
         self.scalars = params.step_constants()
@@ -179,8 +211,8 @@ class _Launcher:
         """The median launch at the start of an outer iteration."""
         loop = self.loop
         grid = (self.grid_x, len(loop.pairs))
-        self.median_kernel[grid](*loop.buffers(), loop.pairs, loop.rows(-1), loop.home,
-                                 1 - loop.current, *self.sizes, BLOCK=BLOCK)  # fmt: skip
+        self.median_kernel(grid, *loop.buffers(), loop.pairs, loop.rows(-1), loop.home,
+                           1 - loop.current, *self.sizes, BLOCK=BLOCK)  # fmt: skip
         loop.swap()
 
     def iterations(self, count: int) -> None:
@@ -211,11 +243,10 @@ class _Launcher:
         launches = 0
         while count > 0:
             steps = min(loop.steps, count)
-            kernel = self.iteration_kernel(steps, loop.steps)
-            kernel[(self.grid_x, len(loop.pairs))](*loop.buffers(), *self.consts, loop.pairs,
-                                                   loop.rows(-1), loop.rows(0), loop.rows(1),
-                                                   loop.home, 1 - loop.current, *self.sizes,
-                                                   *self.scalars, BLOCK=BLOCK)  # fmt: skip
+            self.iteration_kernels[steps]((self.grid_x, len(loop.pairs)), *loop.buffers(),
+                                          *self.consts, loop.pairs, loop.rows(-1), loop.rows(0),
+                                          loop.rows(1), loop.home, 1 - loop.current,
+                                          *self.sizes, *self.scalars, BLOCK=BLOCK)  # fmt: skip
             loop.swap()
             loop.launches += 1
             launches += 1
