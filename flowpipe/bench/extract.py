@@ -79,14 +79,12 @@ def engine_only(videos: list[Path], max_frames: int, batch: int, backward: bool,
                 device: str) -> float:  # fmt: skip
     """frames/s of tvl1_flow alone on the decoded frames, after one untimed call that builds
     the kernels (the job's workers are warmed up likewise). On CPU in the job's chunks; on a
-    GPU all clips' pairs in calls of CUDA_MAX_PAIRS, as full as the job's flow service could
-    make them."""
+    GPU the pairs of all clips of one frame size in calls of CUDA_MAX_PAIRS, as full as the
+    job's flow service could make them."""
     clips = [to_gray(np.stack(list(iter_frames(v, max_frames=max_frames)))) for v in videos]
     batches = [pair for gray in clips for pair in _engine_batches(gray, batch, backward)]
     if use_gpu(device):
-        prev, nxt = (np.concatenate(side) for side in zip(*batches, strict=True))
-        batches = [(prev[lo : lo + CUDA_MAX_PAIRS], nxt[lo : lo + CUDA_MAX_PAIRS])
-                   for lo in range(0, len(prev), CUDA_MAX_PAIRS)]  # fmt: skip
+        batches = merged_by_size(batches, CUDA_MAX_PAIRS)
     tvl1_flow(*batches[0], device=device)
     _synchronize(device)
     start = time.perf_counter()
@@ -94,6 +92,18 @@ def engine_only(videos: list[Path], max_frames: int, batch: int, backward: bool,
         tvl1_flow(prev, nxt, device=device)
     _synchronize(device)
     return sum(len(c) for c in clips) / (time.perf_counter() - start)
+
+
+def merged_by_size(batches: list[tuple[np.ndarray, np.ndarray]],
+                    size: int) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """The pairs of all batches of each frame size, regrouped into batches of `size` pairs."""
+    shapes = dict.fromkeys(prev.shape[1:] for prev, _ in batches)
+    merged = []
+    for shape in shapes:
+        same = [pair for pair in batches if pair[0].shape[1:] == shape]
+        prev, nxt = (np.concatenate(side) for side in zip(*same, strict=True))
+        merged += [(prev[lo : lo + size], nxt[lo : lo + size]) for lo in range(0, len(prev), size)]
+    return merged
 
 
 def _engine_batches(
