@@ -141,9 +141,9 @@ def _dual(t: int, r: Offset) -> list[str]:
         lines += [
             f"dx_{c} = tl.where(x < width - {1 + r[0]}, u{t}{c}_{right} - u{t}{c}_{k}, 0.0)",
             f"dy_{c} = tl.where(y < height - {1 + r[1]}, u{t}{c}_{down} - u{t}{c}_{k}, 0.0)",
-            f"nm_{c} = 1.0 + taut * tl.sqrt(dx_{c} * dx_{c} + dy_{c} * dy_{c})",
-            f"px{t}{c}_{k} = (px{t - 1}{c}_{k} + taut * dx_{c}) / nm_{c}",
-            f"py{t}{c}_{k} = (py{t - 1}{c}_{k} + taut * dy_{c}) / nm_{c}",
+            f"nm_{c} = 1.0 / (1.0 + taut * tl.sqrt(dx_{c} * dx_{c} + dy_{c} * dy_{c}))",
+            f"px{t}{c}_{k} = (px{t - 1}{c}_{k} + taut * dx_{c}) * nm_{c}",
+            f"py{t}{c}_{k} = (py{t - 1}{c}_{k} + taut * dy_{c}) * nm_{c}",
         ]
     return lines
 
@@ -169,7 +169,7 @@ def iteration_source(steps: int, rows: int) -> str:
         for name in ("u", "px", "py")
         for c, h in (("a", ""), ("b", " + hw"))
     ]
-    indent = "\n    "
+    indent = "\n        "
     return f'''{_HEAD}
 
 @triton.jit(do_not_specialize=NOT_SPECIALIZED)
@@ -187,12 +187,13 @@ def iteration(su, spx, spy, du, dpx, dpy, g_ptr, rho_ptr, inv_ptr, pairs_ptr, pr
     for row in tl.static_range({steps}, {rows}):
         tl.store(cur_ptr + row * row_stride + pair, 1.0e30, mask=first)
     tl.store(home_ptr + pair, home, mask=first & going)
-    any_px = tl.sum(mask.to(tl.int32), axis=0) > 0
-    x = offs % width
-    y = offs // width
-    flow = pair * 2 * hw
-    plane = pair * hw
-    {indent.join(body)}
+    if going:  # a pair that converged costs its programs a flag read, not the stencil
+        any_px = tl.sum(mask.to(tl.int32), axis=0) > 0
+        x = offs % width
+        y = offs // width
+        flow = pair * 2 * hw
+        plane = pair * hw
+        {indent.join(body)}
 '''
 
 
@@ -227,7 +228,7 @@ def median_source(ksize: int, rows: int) -> str:
                 f"tl.store(dp{n} + flow{h} + offs,"
                 f" tl.load(sp{n} + flow{h} + offs, mask=mask), mask=mask)"
             )
-    indent = "\n    "
+    indent = "\n        "
     return f'''{_HEAD}
 
 @triton.jit(do_not_specialize=NOT_SPECIALIZED)
@@ -238,10 +239,11 @@ def median(su, spx, spy, du, dpx, dpy, pairs_ptr, prev_ptr, home_ptr, home, row_
     pair, going, offs, mask = _pair_block(pairs_ptr, prev_ptr, row_stride, threshold, hw, BLOCK,
                                           {rows})
     tl.store(home_ptr + pair, home, mask=(tl.program_id(0) == 0) & going)
-    x = offs % width
-    y = offs // width
-    flow = pair * 2 * hw
-    {indent.join(lines)}
+    if going:
+        x = offs % width
+        y = offs // width
+        flow = pair * 2 * hw
+        {indent.join(lines)}
 '''
 
 
@@ -291,11 +293,11 @@ def _dual(u_ptr, p_ptr, q_ptr, base, offs, mask, x, y, height, width, taut):
     down = tl.load(u_ptr + base + offs + width, mask=mask & (y < height - 1), other=0.0)
     dx = tl.where(x < width - 1, right - u, 0.0)
     dy = tl.where(y < height - 1, down - u, 0.0)
-    nm = 1.0 + taut * tl.sqrt(dx * dx + dy * dy)
+    nm = 1.0 / (1.0 + taut * tl.sqrt(dx * dx + dy * dy))  # one division for both duals
     p = tl.load(p_ptr + base + offs, mask=mask, other=0.0)
     q = tl.load(q_ptr + base + offs, mask=mask, other=0.0)
-    tl.store(p_ptr + base + offs, (p + taut * dx) / nm, mask=mask)
-    tl.store(q_ptr + base + offs, (q + taut * dy) / nm, mask=mask)
+    tl.store(p_ptr + base + offs, (p + taut * dx) * nm, mask=mask)
+    tl.store(q_ptr + base + offs, (q + taut * dy) * nm, mask=mask)
 
 
 @triton.jit(do_not_specialize=["height", "width", "outer", "inner"])
