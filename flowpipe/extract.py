@@ -64,6 +64,10 @@ PROGRESS_TOPIC = "flowpipe-frames"
 # Chunks of JPEG jobs that may be pending (encoding or waiting to be written) while the engine
 # computes the next chunk: bounds a worker's memory whatever the video's length.
 IN_FLIGHT_CHUNKS = 2
+# Flow requests a video keeps queued at the flow service: while it quantises and hands out one
+# chunk's flow, the next chunk is already waiting to be solved, so the GPU does not idle
+# while every video it serves handles a result at once.
+FLOW_REQUESTS_AHEAD = 2
 # Frames a video may decode short of its header's count before it counts as truncated.
 TRUNCATION_TOLERANCE = 2
 
@@ -178,10 +182,13 @@ def _extract(
     frames = flows = 0
     quant_check: list[float] = []
     pending: deque[Future] = deque()
+    requests: deque[_FlowRequest] = deque()
     with (
         store.video_writer(task.video_id) as writer,
         ThreadPoolExecutor(max(1, min(8, (os.cpu_count() or 2)))) as pool,
     ):
+        finish = functools.partial(_finish_flow, pool=pool, settings=settings, timings=timings,
+                                   quant_check=quant_check, report=report)  # fmt: skip
         for chunk in _prefetch(read_chunks(task.path, batch + 1, settings.resize, settings.fps,
                                            settings.max_frames), timings):  # fmt: skip
             first = frames == 0
@@ -189,12 +196,14 @@ def _extract(
             jobs = _submit_images(pool, new, frames, settings.quality) if settings.rgb else []
             frames += len(new)
             if len(chunk) >= 2:
-                planes = _flow_planes(to_gray(chunk), settings, device, timings, quant_check)
-                jobs += _submit_planes(pool, planes, flows, settings)
+                requests.append(_request_flow(to_gray(chunk), settings, device, flows, len(new)))
                 flows += len(chunk) - 1
-                report(len(new))
+            while len(requests) >= FLOW_REQUESTS_AHEAD:
+                jobs += finish(requests.popleft())
             pending.extend(jobs)
-            _write_done(pending, writer, timings, keep=IN_FLIGHT_CHUNKS * len(jobs))
+            _write_done(pending, writer, timings, keep=IN_FLIGHT_CHUNKS * max(1, len(jobs)))
+        while requests:
+            pending.extend(finish(requests.popleft()))
         _write_done(pending, writer, timings, keep=0)
         if flows == 0:
             raise VideoError(task.path, f"{frames} frame decoded; flow needs at least 2")
@@ -253,25 +262,46 @@ def _prefetch(chunks: Iterator[np.ndarray], timings: Timings) -> Iterator[np.nda
         yield item
 
 
-def _flow_planes(
-    gray: np.ndarray, settings: ExtractSettings, device: str, timings: Timings,
-    quant_check: list[float],
-) -> np.ndarray:  # fmt: skip
-    """uint8 [directions, pairs, 2, H, W]: forward (and backward) flow, quantised on device."""
-    t = time.perf_counter()
+@dataclass
+class _FlowRequest:
+    """A chunk's flow, queued at the flow service: its future, the chunk's first flow index,
+    pairs per direction, frame size, and the frames it adds (for progress)."""
+
+    future: Future
+    offset: int
+    pairs: int
+    size: tuple[int, int]
+    new_frames: int
+
+
+def _request_flow(gray: np.ndarray, settings: ExtractSettings, device: str, offset: int,
+                  new_frames: int) -> _FlowRequest:  # fmt: skip
+    """Queue the forward (and backward) flow of a chunk of gray frames at the flow service."""
     frames = torch.from_numpy(gray)
     prev, nxt = frames[:-1], frames[1:]
     if settings.backward:
         prev, nxt = torch.cat([prev, frames[1:]]), torch.cat([nxt, frames[:-1]])
-    flow = _batcher(device).submit(prev, nxt, settings.params).result()
+    future = _batcher(device).submit(prev, nxt, settings.params)
+    return _FlowRequest(future, offset, len(gray) - 1, gray.shape[1:], new_frames)
+
+
+def _finish_flow(request: _FlowRequest, pool: ThreadPoolExecutor, settings: ExtractSettings,
+                 timings: Timings, quant_check: list[float],
+                 report: Callable[[int], None]) -> list[Future]:  # fmt: skip
+    """Wait for a request's flow, quantise it on its device, submit its planes' JPEGs and
+    report its frames done."""
+    t = time.perf_counter()
+    flow = request.future.result()
     if flow.is_cuda:  # made on the flow service's stream, read on this thread's
         flow.record_stream(torch.cuda.current_stream(flow.device))
     q = quantize(flow, settings.bound)
     if not quant_check:
         quant_check.append(_jpeg_epe(flow[0], q[0], settings))
-    planes = q.view(2 if settings.backward else 1, len(gray) - 1, 2, *gray.shape[1:])
+    planes = q.view(2 if settings.backward else 1, request.pairs, 2, *request.size)
+    planes = planes.cpu().numpy()
     timings.flow += time.perf_counter() - t
-    return planes.cpu().numpy()
+    report(request.new_frames)
+    return _submit_planes(pool, planes, request.offset, settings)
 
 
 def _batcher(device: str) -> FlowBatcher:
