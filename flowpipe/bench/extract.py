@@ -38,6 +38,7 @@ from flowpipe.video import Resize, iter_frames, to_gray
 # pays nvJPEG's start-up).
 JPEG_ROUNDS = 5
 JPEG_PLANES = 512  # the first planes of the job's output, in name order
+TORCH_PATH_FRAMES = 129  # frames of the torch path's engine-only run (it is 10x slower)
 SHARED_CLIPS = ("videos/sample_340x256.mp4", "videos/kinetics_demo.mp4",
                 "videos/v_ApplyEyeMakeup_g01_c01.avi")  # fmt: skip
 
@@ -76,7 +77,7 @@ def reference_script(videos: list[Path], out: Path, max_frames: int, backward: b
 
 
 def engine_only(videos: list[Path], max_frames: int, batch: int, backward: bool,
-                device: str) -> float:  # fmt: skip
+                device: str, backend: str = "auto") -> float:  # fmt: skip
     """frames/s of tvl1_flow alone on the decoded frames, after one untimed call that builds
     the kernels (the job's workers are warmed up likewise). On CPU in the job's chunks; on a
     GPU the pairs of all clips of one frame size in calls of CUDA_MAX_PAIRS, as full as the
@@ -85,11 +86,11 @@ def engine_only(videos: list[Path], max_frames: int, batch: int, backward: bool,
     batches = [pair for gray in clips for pair in _engine_batches(gray, batch, backward)]
     if use_gpu(device):
         batches = merged_by_size(batches, CUDA_MAX_PAIRS)
-    tvl1_flow(*batches[0], device=device)
+    tvl1_flow(*batches[0], device=device, backend=backend)
     _synchronize(device)
     start = time.perf_counter()
     for prev, nxt in batches:
-        tvl1_flow(prev, nxt, device=device)
+        tvl1_flow(prev, nxt, device=device, backend=backend)
     _synchronize(device)
     return sum(len(c) for c in clips) / (time.perf_counter() - start)
 
@@ -167,7 +168,7 @@ def run_extract_benchmark(
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         engine_fps = engine_only(videos, max_frames, batch, True, device)
-        gpu = cuda_figures(work / "out", batch, settings) if cuda else {}
+        gpu = cuda_figures(work / "out", videos, max_frames, batch, settings) if cuda else {}
         our_jpeg_bytes = sum(p.stat().st_size for p in (work / "out").rglob("*.jpg"))
         reference = reference_figures(videos, work, max_frames, ours_fps, our_jpeg_bytes / copies)
         overhead = scheduler_overhead(work, tiny_videos, options)
@@ -192,18 +193,29 @@ def run_extract_benchmark(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def cuda_figures(out: Path, batch: int, settings: ExtractSettings) -> dict[str, Any]:
-    """The CUDA-only keys: GPU, batch sizes, peak memory of the engine-only run just done,
-    per-stage pairs/s of the job and the JPEG encoders on the job's flow planes."""
+def cuda_figures(out: Path, videos: list[Path], max_frames: int, batch: int,
+                 settings: ExtractSettings) -> dict[str, Any]:  # fmt: skip
+    """The CUDA-only keys: GPU, batch sizes, peak memory of the engine-only run just done, the
+    plain torch path's engine-only rate, per-stage pairs/s of the job and the JPEG encoders on
+    the job's flow planes."""
     return {
         "gpu_name": torch.cuda.get_device_name(),
         "batch": batch,
         "max_pairs_per_solver_call": CUDA_MAX_PAIRS,
         "videos_per_gpu": VIDEOS_PER_GPU,
         "engine_only_peak_gpu_memory_bytes": torch.cuda.max_memory_allocated(),
+        "torch_path": torch_path_rate(videos, max_frames, batch),
         **stage_rates(out, settings),
         "jpeg": jpeg_rates(out, settings.quality),
     }
+
+
+def torch_path_rate(videos: list[Path], max_frames: int, batch: int) -> dict[str, Any]:
+    """Engine-only frames/s of the plain torch backend (no Triton) on the first clip's first
+    TORCH_PATH_FRAMES frames, in the same batches as the Triton engine-only run."""
+    frames = min(max_frames, TORCH_PATH_FRAMES)
+    fps = engine_only(videos[:1], frames, batch, True, "cuda", backend="torch")
+    return {"clip": videos[0].name, "frames": frames, "engine_only_frames_per_s": fps}
 
 
 def stage_rates(out: Path, settings: ExtractSettings) -> dict[str, Any]:

@@ -33,9 +33,12 @@ BENCH_SIZE = (340, 256)
 QUICK_SIZE = (160, 120)
 CUDA_BATCHES = (1, 32, 128, 256)
 # Stage of the solver -> a part of its GPU kernels' names (the Triton backend's kernels).
-STAGE_KERNELS = {"iterations": "iteration", "median": "median", "warp": "grid_sampler"}
-# Each batch size is timed over at most this many calls, and OpenCV over this many pairs.
+STAGE_KERNELS = {"iterations": ("iteration",), "median": ("median",),
+                 "warp": ("warp", "grid_sampler")}  # fmt: skip
+# Each batch size is timed over at most this many calls, and OpenCV over this many pairs. On
+# CUDA the largest batch is timed over at least CUDA_TIMED_CALLS calls.
 TIMED_CALLS_PER_BATCH = 8
+CUDA_TIMED_CALLS = 2
 OPENCV_PAIRS = 8
 
 
@@ -68,7 +71,9 @@ def opencv_tvl1(params: TVL1Params, height: int, width: int) -> Any:
 
 
 def video_frames(path: Path, count: int) -> np.ndarray:
-    """The first `count` frames of a video as uint8 gray [count, H, W] (looping if short)."""
+    """The first `count` frames of a video as uint8 gray [count, H, W]; a short video is played
+    forward then backward, so that no pair spans a cut (the wrap from its last frame to its
+    first would be the slowest pair of a batch, and a batch waits for its slowest pair)."""
     cap = cv2.VideoCapture(str(path))
     frames = []
     while len(frames) < count:
@@ -79,7 +84,8 @@ def video_frames(path: Path, count: int) -> np.ndarray:
     cap.release()
     if len(frames) < 2:
         raise ValueError(f"{path}: could not decode frames for the benchmark")
-    return np.stack([frames[i % len(frames)] for i in range(count)])
+    period = 2 * len(frames) - 2
+    return np.stack([frames[min(i % period, period - i % period)] for i in range(count)])
 
 
 def synthetic_frames(size: tuple[int, int], count: int) -> np.ndarray:
@@ -185,6 +191,8 @@ def run_tvl1_benchmark(
     if quick:
         pairs, batches = min(pairs, 2), [1, min(batch, 2)]
     pairs = max(pairs, *batches)
+    if dev.type == "cuda":
+        pairs = max(pairs, CUDA_TIMED_CALLS * max(batches))
     frames, source = _bench_frames(data_dir, size, pairs + 1, quick)
     result: dict[str, Any] = {
         "benchmark": "tvl1",
@@ -253,7 +261,8 @@ def stage_times(
     stages = dict.fromkeys((*STAGE_KERNELS, "other"), 0.0)
     for event in prof.key_averages():
         name = event.key.lower()
-        stage = next((s for s, part in STAGE_KERNELS.items() if part in name), "other")
+        stage = next((s for s, parts in STAGE_KERNELS.items() if any(p in name for p in parts)),
+                     "other")  # fmt: skip
         stages[stage] += event.device_time_total / 1e3
     return {"pairs": len(frames) - 1, **stages}
 
