@@ -7,8 +7,8 @@
 #     tblib tornado zict
 #   cp -r ../shared/data/. .devdata/
 # Then: run(command="bash benchmarks/gpu_run.sh [STEP...]", carry=[".whl", ".devdata"]) with
-# steps among sweep, tvl1, extract, loader (default: all four, about 9 minutes: split them
-# over two calls if the session's device time is short). Each writes <step>.json and
+# steps among sweep, tvl1, extract, videos, loader (default: all but videos, about 9 minutes:
+# split them over two calls if the session's device time is short). Each writes <step>.json and
 # <step>.log under $OUT.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -30,6 +30,8 @@ case_step() {
     tvl1) step tvl1 150 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" ;;
     extract) step extract 240 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
                --max-frames 300 --batch 32 --copies 4 --tiny-videos 0 ;;
+    videos) step videos 240 python3 benchmarks/extract_sweep.py --data "$DATA" \
+              --videos-per-gpu 4,8 --batches 32,64 ;;
     loader) step loader 100 python3 -m flowpipe bench loader --data "$DATA" --stacks 100 \
               --rounds 2 ;;
     *) echo "unknown step $1" ;;
