@@ -29,7 +29,7 @@ case_step() {
              --blocks 256 --large 256,512 --resident 25000 ;;
     tvl1) step tvl1 150 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" ;;
     extract) step extract 240 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
-               --max-frames 300 --batch 32 --copies 4 --tiny-videos 0 ;;
+               --max-frames 300 --copies 4 --tiny-videos 0 ;;
     videos) step videos 240 python3 benchmarks/extract_sweep.py --data "$DATA" \
               --videos-per-gpu 4,8 --batches 32,64 ;;
     loader) step loader 100 python3 -m flowpipe bench loader --data "$DATA" --stacks 100 \

@@ -200,8 +200,9 @@ def synth(
 @click.option("--workers", type=click.IntRange(min=1), help="local CPU workers (default: GPUs)")
 @click.option("--scheduler", help="address of an existing Dask scheduler, tcp://HOST:PORT")
 @click.option("--scheduler-file", type=click.Path(dir_okay=False), help="Dask scheduler file")
-@click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1),
-              help="frame pairs per chunk of a video (GPU workers merge chunks)")  # fmt: skip
+@click.option("--batch", type=click.IntRange(min=1),
+              help="frame pairs per chunk of a video (default: 16 on CPU, 64 on a GPU, whose "
+                   "workers merge the chunks of their videos)")  # fmt: skip
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0))
 @click.option("--overwrite", is_flag=True, help="redo videos that are already finished")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
@@ -280,7 +281,8 @@ def bench_tvl1(**options: Any) -> None:
 @bench.command("extract")
 @click.option("--max-frames", default=17, show_default=True, type=click.IntRange(min=2),
               help="frames per clip")  # fmt: skip
-@click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", type=click.IntRange(min=1),
+              help="frame pairs per chunk of a video (default: extract's)")  # fmt: skip
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--copies", default=1, show_default=True, type=click.IntRange(min=1),
               help="times the job extracts each clip, as separate videos")  # fmt: skip

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from flowpipe import SPINCOUNT, __version__
 from flowpipe.extract import (
+    CUDA_DEFAULT_BATCH,
     DEFAULT_BATCH,
     PROGRESS_TOPIC,
     TORCH_THREADS_ENV,
@@ -43,8 +44,14 @@ class ClusterOptions:
     scheduler_file: str | None = None
     workers: int | None = None
     device: str = "auto"
-    batch: int = DEFAULT_BATCH
+    batch: int | None = None
     retries: int = 2
+
+    def chunk_pairs(self) -> int:
+        """Frame pairs per chunk of a video: `batch`, else the default of the workers' device."""
+        if self.batch is not None:
+            return self.batch
+        return CUDA_DEFAULT_BATCH if use_gpu(self.device) else DEFAULT_BATCH
 
 
 @dataclass
@@ -144,7 +151,7 @@ def _submit_all(
     echo(f"dashboard: {client.dashboard_link}")
     futures = {
         client.submit(extract_video, task, settings, store.url, store.pack, options.device,
-                      options.batch,
+                      options.chunk_pairs(),
                       key=f"extract-{task.video_id}", retries=options.retries,
                       resources=resources, pure=False): task
         for task in todo

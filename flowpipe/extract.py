@@ -50,7 +50,11 @@ from flowpipe.store import (
 )
 from flowpipe.video import Resize, VideoError, probe, read_chunks, to_gray
 
+# Frame pairs per chunk of a video, unless the user sets it. GPU workers merge the chunks of
+# their videos: on an H100, chunks of 64 kept the job at 0.90 of the engine-only rate, chunks
+# of 32 at 0.81 (benchmarks/extract_sweep.py, one run).
 DEFAULT_BATCH = 16
+CUDA_DEFAULT_BATCH = 64
 # Frame pairs per solver call, merged across the videos a worker runs at once: a GPU is only
 # busy with 128+ pairs; on CPU one video's chunk already keeps the cores busy (a CPU worker
 # runs one video at a time), so this caps what several threads could merge, for memory.

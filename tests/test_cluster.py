@@ -194,3 +194,12 @@ def test_workers_report_frames_as_they_go(videos: Path, tmp_path: Path) -> None:
     assert sorted(summary.done) == sorted(t.video_id for t in tasks)
     assert len(seen) >= 2 and all(n > 0 for n in seen)  # several chunks per 10-frame video
     assert sum(seen) <= 20
+
+
+def test_chunk_size_defaults_per_device_and_yields_to_the_users() -> None:
+    from flowpipe.cluster import ClusterOptions
+    from flowpipe.extract import CUDA_DEFAULT_BATCH, DEFAULT_BATCH
+
+    assert ClusterOptions(device="cpu").chunk_pairs() == DEFAULT_BATCH
+    assert ClusterOptions(device="cuda").chunk_pairs() == CUDA_DEFAULT_BATCH
+    assert ClusterOptions(device="cuda:0", batch=8).chunk_pairs() == 8

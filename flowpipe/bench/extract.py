@@ -142,7 +142,7 @@ def _synchronize(device: str) -> None:
 
 
 def run_extract_benchmark(
-    max_frames: int = 17, batch: int = 16, workers: int = 1, device: str = "cpu",
+    max_frames: int = 17, batch: int | None = None, workers: int = 1, device: str = "cpu",
     tiny_videos: int = 500, data: str | None = None, copies: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     """Run the benchmark and return its JSON-ready result; the job extracts each clip
@@ -152,6 +152,7 @@ def run_extract_benchmark(
         videos = bench_videos(find_data_dir(data), work)
         settings = ExtractSettings(max_frames=max_frames)
         options = ClusterOptions(workers=workers, device=device, batch=batch)
+        batch = options.chunk_pairs()
         tasks = [VideoTask(str(v), f"{v.stem}_{k}") for k in range(copies) for v in videos]
         with connect(options) as client:  # warmed up first: workers compile their kernels
             warm = [VideoTask(str(videos[0]), "warmup")]
