@@ -35,21 +35,24 @@ from flowpipe.flow.params import TVL1Params
 BLOCK = 256
 FUSED_STEPS = 1
 CHECK_EVERY = 8
-# Replay chunks of launches as CUDA graphs while the pairs in flight stay the same. Off until
-# measured on a GPU (benchmarks/triton_sweep.py times both).
+# Replay chunks of launches as CUDA graphs while the pairs in flight stay the same. Off: on an
+# H100 each new set of pairs costs a capture, and it ran at 0.5x (sample clip) and 0.85x
+# (UCF-101 frames) of plain launches (benchmarks/triton_sweep.py).
 CUDA_GRAPHS = False
 CONVERGED_FLAG = 1.0e30  # a change row that a launch did not use: never below a threshold
 # Pyramid levels of at most this many pixels run each warp as one `resident` launch (one
 # program per pair, the stopping rule on the device): small levels cost the host as many
-# launches and flag checks as large ones for a fraction of the GPU work. 0 (off) until
-# measured on a GPU (benchmarks/triton_sweep.py times thresholds).
+# launches and flag checks as large ones for a fraction of the GPU work. 0 (off): with the
+# two coarsest levels resident an H100 ran at 0.70x (sample clip) and 0.87x (UCF-101 frames),
+# all levels 0.4x: one program per pair leaves most of the GPU idle (benchmarks/triton_sweep.py).
 RESIDENT_PIXELS = 0
 RESIDENT_BLOCK = 512
 # Launch through the compiled kernel's handle after a warp's first launch of each kernel.
-# Triton's JIT binds and specialises every argument on each call: 78 us of host time per
-# launch on an H100 host (benchmarks/triton_sweep.py), more than the GPU work of a launch once
-# most pairs have converged. Turned off for the process if the handle refuses the arguments
-# (another Triton version's calling convention).
+# Triton's JIT binds and specialises every argument on each call, which costs more host time
+# per launch than the GPU work of a launch once most pairs have converged: on an H100 this
+# ran 1.12x (sample clip) and 1.04x (UCF-101 frames) as fast (benchmarks/triton_sweep.py).
+# Turned off for the process if the handle refuses the arguments (another Triton version's
+# calling convention).
 FAST_LAUNCH = True
 
 
