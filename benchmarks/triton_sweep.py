@@ -2,8 +2,9 @@
 
 Times batches of 340x256 pairs through the torch path and the Triton path for each fused
 step count and block size, with each variant's mean difference to the torch flow, then the
-best variant at larger batches, with small pyramid levels run resident (one launch per
-warp) and with CUDA graphs, and a kernel-time profile. Prints one JSON object.
+best variant at larger batches, launched through the JIT every time, with float16 warp
+constants, with small pyramid levels run resident (one launch per warp) and with CUDA
+graphs, and a kernel-time profile. Prints one JSON object.
 
     python benchmarks/triton_sweep.py --data ../shared/data > sweep.json
 """
@@ -25,7 +26,7 @@ import torch
 import triton
 
 from flowpipe.bench.tvl1 import video_frames
-from flowpipe.flow import preset, tvl1_flow
+from flowpipe.flow import preset, triton_warp, tvl1_flow
 from flowpipe.flow import triton_backend as backend
 
 CLIPS = {"sample": "videos/sample_340x256.mp4", "ucf101": "videos/v_ApplyEyeMakeup_g01_c01.avi"}
@@ -105,6 +106,7 @@ def main() -> None:
             out["best"][f"{name}_batch{batch}_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             log(f"best on {name} batch {batch}: {speed:.1f} pairs/s")
     out["jit_launch"] = jit_launch_speeds(clips)
+    out["half_constants"] = half_constant_speeds(clips, ref)
     out["resident"] = resident_speeds(clips, ref, map(int, args.resident.split(",")))
     fastest = max(out["resident"], key=lambda r: r["sample_batch128"] + r["ucf101_batch128"])
     out["cuda_graphs"] = [graph_speeds(clips, pixels) for pixels in (0, fastest["resident_pixels"])]
@@ -128,6 +130,23 @@ def jit_launch_speeds(clips: dict[str, torch.Tensor]) -> dict[str, float]:
         return result
     finally:
         backend.FAST_LAUNCH = True
+
+
+def half_constant_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor) -> dict[str, float]:
+    """The best variant with the warp's constants stored as float16: pairs/s at batch 128, and
+    the mean difference to the torch flow on the sample clip."""
+    triton_warp.HALF_CONSTANTS = True
+    try:
+        result = {}
+        for name, frames in clips.items():
+            speed, flow = timed(frames, 128, "triton")
+            result[f"{name}_batch128"] = speed
+            if name == "sample":
+                result["mean_diff_to_torch"] = (flow - ref).abs().mean().item()
+        log(json.dumps(result))
+        return result
+    finally:
+        triton_warp.HALF_CONSTANTS = False
 
 
 def resident_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor,

@@ -35,6 +35,8 @@ from flowpipe.native import cache_dir
 Offset = tuple[int, int]
 RIGHT, DOWN = (1, 0), (0, 1)
 ORIGIN = (0, 0)
+# The warp's constants, float32 or float16 (triton_warp.HALF_CONSTANTS): computed in float32.
+CONSTANT_POINTERS = ("g_ptr", "rho_ptr", "inv_ptr")
 
 _HEAD = '''import triton
 import triton.language as tl
@@ -113,6 +115,7 @@ def _loads(need_u: set[Offset], need_p: set[Offset], consts: set[Offset]) -> lis
                        ("rho", "rho_ptr", "plane"), ("inv", "inv_ptr", "plane")]  # fmt: skip
         lines += [
             f"{name}_{k} = tl.load({ptr} + {base} + at_{k}, mask=in_{k}, other=0.0)"
+            + (".to(tl.float32)" if ptr in CONSTANT_POINTERS else "")
             for name, ptr, base in fields
         ]
     return lines
@@ -261,12 +264,13 @@ def _tile(start, lanes, hw, width):
 def _primal(u_ptr, px_ptr, py_ptr, g_ptr, rho_ptr, inv_ptr, flow, plane, offs, mask, x, y, hw,
             width, l_t, theta):
     """Thresholding and the primal update of a tile, in place on u; its squared change."""
-    ga = tl.load(g_ptr + flow + offs, mask=mask, other=0.0)
-    gb = tl.load(g_ptr + flow + hw + offs, mask=mask, other=0.0)
+    ga = tl.load(g_ptr + flow + offs, mask=mask, other=0.0).to(tl.float32)
+    gb = tl.load(g_ptr + flow + hw + offs, mask=mask, other=0.0).to(tl.float32)
     ua = tl.load(u_ptr + flow + offs, mask=mask, other=0.0)
     ub = tl.load(u_ptr + flow + hw + offs, mask=mask, other=0.0)
-    rho = tl.load(rho_ptr + plane + offs, mask=mask, other=0.0) + (ga * ua + gb * ub)
-    inv = tl.load(inv_ptr + plane + offs, mask=mask, other=0.0)
+    rho = tl.load(rho_ptr + plane + offs, mask=mask, other=0.0).to(tl.float32)
+    rho += ga * ua + gb * ub
+    inv = tl.load(inv_ptr + plane + offs, mask=mask, other=0.0).to(tl.float32)
     st = tl.minimum(tl.maximum(-rho * inv, -l_t), l_t)
     left = mask & (x > 0)
     up = mask & (y > 0)
