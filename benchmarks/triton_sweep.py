@@ -12,12 +12,14 @@ graphs, and a kernel-time profile. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import cv2
@@ -114,81 +116,66 @@ def main() -> None:
     print(json.dumps(out, indent=2))
 
 
-def jit_launch_speeds(clips: dict[str, torch.Tensor]) -> dict[str, float]:
-    """The best variant launched through Triton's JIT every time (FAST_LAUNCH off): pairs/s
-    at batch 128, and the largest difference to the flow of fast launches (expected 0)."""
-    _, fast = timed(clips["sample"], 128, "triton")
-    backend.FAST_LAUNCH = False
+@contextlib.contextmanager
+def setting(module: ModuleType, **values: object) -> Iterator[None]:
+    """Module constants set to `values` for the block, restored after it."""
+    saved = {name: getattr(module, name) for name in values}
+    for name, value in values.items():
+        setattr(module, name, value)
     try:
-        result = {}
-        for name, frames in clips.items():
-            speed, flow = timed(frames, 128, "triton")
-            result[f"{name}_batch128"] = speed
-            if name == "sample":
-                result["max_diff_to_fast_launch"] = (flow - fast).abs().max().item()
-        log(json.dumps(result))
-        return result
+        yield
     finally:
-        backend.FAST_LAUNCH = True
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+
+def variant_row(clips: dict[str, torch.Tensor], against: torch.Tensor,
+                label: dict[str, float]) -> dict[str, float]:  # fmt: skip
+    """The backend as set now: pairs/s at batch 128 per clip, and the mean and largest
+    difference of the sample clip's flow to `against`; logged, after `label`."""
+    row = dict(label)
+    for name, frames in clips.items():
+        speed, flow = timed(frames, 128, "triton")
+        row[f"{name}_batch128"] = speed
+        if name == "sample":
+            row["mean_diff"] = (flow - against).abs().mean().item()
+            row["max_diff"] = (flow - against).abs().max().item()
+    log(json.dumps(row))
+    return row
+
+
+def jit_launch_speeds(clips: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Launched through Triton's JIT every time (FAST_LAUNCH off), against the flow of fast
+    launches (expected: the same)."""
+    _, fast = timed(clips["sample"], 128, "triton")
+    with setting(backend, FAST_LAUNCH=False):
+        return variant_row(clips, fast, {})
 
 
 def half_constant_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor) -> dict[str, float]:
-    """The best variant with the warp's constants stored as float16: pairs/s at batch 128, and
-    the mean difference to the torch flow on the sample clip."""
-    triton_warp.HALF_CONSTANTS = True
-    try:
-        result = {}
-        for name, frames in clips.items():
-            speed, flow = timed(frames, 128, "triton")
-            result[f"{name}_batch128"] = speed
-            if name == "sample":
-                result["mean_diff_to_torch"] = (flow - ref).abs().mean().item()
-        log(json.dumps(result))
-        return result
-    finally:
-        triton_warp.HALF_CONSTANTS = False
+    """The warp's constants stored as float16, against the torch path's flow."""
+    with setting(triton_warp, HALF_CONSTANTS=True):
+        return variant_row(clips, ref, {})
 
 
 def resident_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor,
                     thresholds: Iterable[int]) -> list[dict[str, float]]:  # fmt: skip
-    """The best variant with pyramid levels of at most `threshold` pixels run as one resident
-    launch per warp: pairs/s at batch 128 per clip, and the mean difference to the torch flow
-    on the sample clip."""
+    """Pyramid levels of at most each threshold's pixels run as one resident launch per warp,
+    against the torch path's flow."""
     rows = []
-    try:
-        for threshold in thresholds:
-            backend.RESIDENT_PIXELS = threshold
-            row: dict[str, float] = {"resident_pixels": threshold}
-            for name, frames in clips.items():
-                speed, flow = timed(frames, 128, "triton")
-                row[f"{name}_batch128"] = speed
-                if name == "sample":
-                    row["mean_diff_to_torch"] = (flow - ref).abs().mean().item()
-            rows.append(row)
-            log(json.dumps(row))
-    finally:
-        backend.RESIDENT_PIXELS = 0
+    for threshold in thresholds:
+        with setting(backend, RESIDENT_PIXELS=threshold):
+            rows.append(variant_row(clips, ref, {"resident_pixels": threshold}))
     return rows
 
 
 def graph_speeds(clips: dict[str, torch.Tensor], resident: int) -> dict[str, float]:
-    """The best variant with CUDA graphs for the stable tail and levels of at most `resident`
-    pixels run resident: pairs/s at batch 128, and the largest difference to the flow without
-    graphs (the same launches: expected 0)."""
-    backend.RESIDENT_PIXELS = resident
-    _, plain = timed(clips["sample"], 128, "triton")
-    backend.CUDA_GRAPHS = True
-    try:
-        result: dict[str, float] = {"resident_pixels": resident}
-        for name, frames in clips.items():
-            speed, flow = timed(frames, 128, "triton")
-            result[f"{name}_batch128"] = speed
-            if name == "sample":
-                result["max_diff_to_no_graphs"] = (flow - plain).abs().max().item()
-            log(f"graphs on {name}: {speed:.1f} pairs/s")
-        return result
-    finally:
-        backend.CUDA_GRAPHS, backend.RESIDENT_PIXELS = False, 0
+    """CUDA graphs for the stable tail, levels of at most `resident` pixels run resident,
+    against the flow without graphs (the same launches: expected the same)."""
+    with setting(backend, RESIDENT_PIXELS=resident):
+        _, plain = timed(clips["sample"], 128, "triton")
+        with setting(backend, CUDA_GRAPHS=True):
+            return variant_row(clips, plain, {"resident_pixels": resident})
 
 
 def launch_overhead(pairs: int = 128, launches: int = 2000) -> dict[str, float]:
