@@ -15,36 +15,23 @@ import argparse
 import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 from flowpipe import cluster
-from flowpipe.bench.extract import bench_videos, engine_only
+from flowpipe.bench.extract import bench_videos, copied_tasks, engine_only, timed_job
 from flowpipe.bench.tvl1 import find_data_dir
-from flowpipe.extract import ExtractSettings, VideoTask
+from flowpipe.extract import ExtractSettings
 from flowpipe.info import dataset_summary
-
-
-def print_nothing(_: str) -> None:
-    """The job's messages are not part of the JSON."""
 
 
 def job_rate(videos: list[Path], work: Path, copies: int, max_frames: int, batch: int,
              device: str) -> float:  # fmt: skip
     """End-to-end frames/s of one extraction job on a fresh local cluster (warmed up)."""
     options = cluster.ClusterOptions(device=device, batch=batch)
-    tasks = [VideoTask(str(v), f"{v.stem}_{k}") for k in range(copies) for v in videos]
-    with cluster.connect(options) as client:
-        warm = [VideoTask(str(videos[0]), "warmup")]
-        cluster.run_extraction(warm, str(work / "warm"), ExtractSettings(max_frames=3), options,
-                               progress=False, echo=print_nothing, client=client)  # fmt: skip
-        start = time.perf_counter()
-        settings = ExtractSettings(max_frames=max_frames)
-        cluster.run_extraction(tasks, str(work / "out"), settings, options, progress=False,
-                               echo=print_nothing, client=client)  # fmt: skip
-        wall = time.perf_counter() - start
+    settings = ExtractSettings(max_frames=max_frames)
+    wall = timed_job(copied_tasks(videos, copies), work, settings, options)
     return dataset_summary(str(work / "out"))["frames"] / wall
 
 

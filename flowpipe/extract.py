@@ -189,7 +189,7 @@ def _extract(
     quant_check: list[float] = []
     pending: deque[Future] = deque()
     requests: deque[_FlowRequest] = deque()
-    ahead = CUDA_FLOW_REQUESTS_AHEAD if resolve_device(device).type == "cuda" else 1
+    ahead = CUDA_FLOW_REQUESTS_AHEAD if _on_cuda(device) else 1
     with (
         store.video_writer(task.video_id) as writer,
         ThreadPoolExecutor(max(1, min(8, (os.cpu_count() or 2)))) as pool,
@@ -311,10 +311,14 @@ def _finish_flow(request: _FlowRequest, pool: ThreadPoolExecutor, settings: Extr
     return _submit_planes(pool, planes, request.offset, settings)
 
 
+def _on_cuda(device: str) -> bool:
+    """Whether the engine runs on a GPU in this worker."""
+    return resolve_device(device).type == "cuda"
+
+
 def _batcher(device: str) -> FlowBatcher:
     """The process's flow service for `device`, shared by the videos its threads run."""
-    cuda = resolve_device(device).type == "cuda"
-    return batcher_for(device, CUDA_MAX_PAIRS if cuda else CPU_MAX_PAIRS)
+    return batcher_for(device, CUDA_MAX_PAIRS if _on_cuda(device) else CPU_MAX_PAIRS)
 
 
 def _jpeg_epe(flow: torch.Tensor, q: torch.Tensor, settings: ExtractSettings) -> float:

@@ -141,6 +141,25 @@ def _synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def copied_tasks(videos: list[Path], copies: int) -> list[VideoTask]:
+    """Each clip `copies` times, as separate videos (a longer job on the same clips)."""
+    return [VideoTask(str(v), f"{v.stem}_{k}") for k in range(copies) for v in videos]
+
+
+def timed_job(tasks: list[VideoTask], work: Path, settings: ExtractSettings,
+              options: ClusterOptions) -> float:  # fmt: skip
+    """Wall seconds of one extraction job into work/"out", on a cluster warmed up first by a
+    3-frame job of the first task's video (its workers compile their kernels then)."""
+    with connect(options) as client:
+        warm = [VideoTask(tasks[0].path, "warmup")]
+        run_extraction(warm, str(work / "warm"), ExtractSettings(max_frames=3), options,
+                       progress=False, echo=_quiet, client=client)  # fmt: skip
+        start = time.perf_counter()
+        run_extraction(tasks, str(work / "out"), settings, options, progress=False, echo=_quiet,
+                       client=client)  # fmt: skip
+        return time.perf_counter() - start
+
+
 def run_extract_benchmark(
     max_frames: int = 17, batch: int | None = None, workers: int = 1, device: str = "cpu",
     tiny_videos: int = 500, data: str | None = None, copies: int = 1,
@@ -153,15 +172,7 @@ def run_extract_benchmark(
         settings = ExtractSettings(max_frames=max_frames)
         options = ClusterOptions(workers=workers, device=device, batch=batch)
         batch = options.chunk_pairs()
-        tasks = [VideoTask(str(v), f"{v.stem}_{k}") for k in range(copies) for v in videos]
-        with connect(options) as client:  # warmed up first: workers compile their kernels
-            warm = [VideoTask(str(videos[0]), "warmup")]
-            run_extraction(warm, str(work / "warm"), ExtractSettings(max_frames=3), options,
-                           progress=False, echo=_quiet, client=client)  # fmt: skip
-            start = time.perf_counter()
-            run_extraction(tasks, str(work / "out"), settings, options, progress=False,
-                           echo=_quiet, client=client)  # fmt: skip
-            job_wall = time.perf_counter() - start
+        job_wall = timed_job(copied_tasks(videos, copies), work, settings, options)
         info = dataset_summary(str(work / "out"))
         frames = info["frames"]
         ours_fps = frames / job_wall
