@@ -22,8 +22,8 @@ import torch
 from flowpipe import cluster
 from flowpipe.bench.extract import bench_videos, copied_tasks, engine_only, timed_job
 from flowpipe.bench.tvl1 import find_data_dir
-from flowpipe.extract import ExtractSettings
-from flowpipe.info import dataset_summary
+from flowpipe.extraction.worker import ExtractSettings
+from flowpipe.storage.summary import dataset_summary
 
 
 def job_rate(videos: list[Path], work: Path, copies: int, max_frames: int, batch: int,

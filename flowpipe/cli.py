@@ -211,10 +211,10 @@ def synth(
 def extract(inputs: tuple[str, ...], out: str, list_file: str | None, preset: str, device: str,
             **options: Any) -> None:  # fmt: skip
     """Videos (files, folders, --list) -> flow dataset OUT: JPEG x/y flow pairs per video."""
-    from flowpipe.cluster import ClusterOptions, run_extraction
-    from flowpipe.extract import ExtractSettings
-    from flowpipe.inputs import collect_tasks
-    from flowpipe.video import Resize
+    from flowpipe.extraction.run import ClusterOptions, run_extraction
+    from flowpipe.extraction.worker import ExtractSettings
+    from flowpipe.extraction.tasks import collect_tasks
+    from flowpipe.extraction.video import Resize
 
     if not inputs and list_file is None:
         raise click.UsageError("give at least one video, folder or --list FILE")
@@ -241,7 +241,7 @@ def extract(inputs: tuple[str, ...], out: str, list_file: str | None, preset: st
 @user_errors
 def info(out: str) -> None:
     """Summary of an extracted dataset (JSON): videos, flows, failures, bytes, ratio to float32."""
-    from flowpipe.info import dataset_summary
+    from flowpipe.storage.summary import dataset_summary
 
     json.dump(dataset_summary(out), sys.stdout, indent=2)
     sys.stdout.write("\n")

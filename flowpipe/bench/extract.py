@@ -24,15 +24,15 @@ import numpy as np
 import torch
 
 from flowpipe.bench.tvl1 import find_data_dir, opencv_tvl1
-from flowpipe.cluster import VIDEOS_PER_GPU, ClusterOptions, connect, run_extraction, use_gpu
-from flowpipe.codec import decode_jpeg, encode_jpeg, quantize
-from flowpipe.extract import CUDA_MAX_PAIRS, ExtractSettings, Timings, VideoTask
+from flowpipe.extraction.run import VIDEOS_PER_GPU, ClusterOptions, connect, run_extraction, use_gpu
+from flowpipe.storage.codec import decode_jpeg, encode_jpeg, quantize
+from flowpipe.extraction.worker import CUDA_MAX_PAIRS, ExtractSettings, Timings, VideoTask
 from flowpipe.flow import preset as preset_params
 from flowpipe.flow import tvl1_flow
-from flowpipe.info import dataset_summary
-from flowpipe.store import DatasetStore
+from flowpipe.storage.summary import dataset_summary
+from flowpipe.storage.dataset import DatasetStore
 from flowpipe.synth import write_dataset
-from flowpipe.video import Resize, iter_frames, to_gray
+from flowpipe.extraction.video import Resize, iter_frames, to_gray
 
 # Timed rounds over the sample planes in the JPEG measurement (after one untimed round that
 # pays nvJPEG's start-up).

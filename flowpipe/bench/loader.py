@@ -34,12 +34,12 @@ from flowpipe.bench.tvl1 import find_data_dir
 from flowpipe.data import FlowStackDataset, VideoRecord, load_records, native_loader
 from flowpipe.data.datasets import item_rng
 from flowpipe.data.sampling import field_indices, stack_fields, train_starts
-from flowpipe.extract import ExtractSettings, VideoTask, extract_video
+from flowpipe.extraction.worker import ExtractSettings, VideoTask, extract_video
 from flowpipe.flow import preset
 from flowpipe.memory import keep_freed_memory
-from flowpipe.store import DatasetStore, flow_names
+from flowpipe.storage.dataset import DatasetStore, flow_names
 from flowpipe.synth import write_dataset
-from flowpipe.video import Resize
+from flowpipe.extraction.video import Resize
 
 SPEEDUP_TARGET = 3.0
 TRAJECTORY_COST_TARGET = 1.5

@@ -27,7 +27,7 @@ from importlib import resources
 
 import numpy as np
 
-from flowpipe.codec import CodecError, check_jpeg_bytes
+from flowpipe.storage.codec import CodecError, check_jpeg_bytes
 from flowpipe.data.transforms import Box
 from flowpipe.native import build
 

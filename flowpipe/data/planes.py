@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from flowpipe.codec import decode_jpeg
+from flowpipe.storage.codec import decode_jpeg
 from flowpipe.data import native_loader
 from flowpipe.data.transforms import Box
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowpipe.data.splits import Split, folder_split, read_split
-from flowpipe.store import DatasetStore
+from flowpipe.storage.dataset import DatasetStore
 
 MISSING_POLICIES = ("error", "skip")
 

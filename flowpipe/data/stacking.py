@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from flowpipe.codec import dequantize, dequantize_affine
+from flowpipe.storage.codec import dequantize, dequantize_affine
 from flowpipe.data import native_loader
 from flowpipe.data.planes import FlowPlanes
 from flowpipe.data.transforms import Box, View

@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from flowpipe.data import worker_init
-from flowpipe.train import distributed
+from flowpipe.train import ddp
 from flowpipe.train.checkpoint import (
     BEST,
     LAST,
@@ -41,7 +41,7 @@ def _epoch_seed(cfg: TrainConfig, epoch: int) -> int:
     return cfg.seed * 100_003 + epoch
 
 
-def _loader(dataset: Any, cfg: TrainConfig, epoch: int, ctx: distributed.Context) -> DataLoader:
+def _loader(dataset: Any, cfg: TrainConfig, epoch: int, ctx: ddp.Context) -> DataLoader:
     """This epoch's shuffled batches (this rank's share under DDP)."""
     if ctx.world_size > 1:
         sampler = DistributedSampler(dataset, shuffle=True, seed=cfg.seed)
@@ -148,11 +148,11 @@ def _state(model: nn.Module, optimizer, scheduler, cfg, epoch, best, class_names
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train the stream of `cfg`; checkpoints, metrics.csv and the summary go to cfg.out."""
-    ctx = distributed.setup(cfg.device)
+    ctx = ddp.setup(cfg.device)
     try:
         return _train(cfg, resume, ctx)
     finally:
-        distributed.teardown()
+        ddp.teardown()
 
 
 def _unwrapped(model: nn.Module) -> nn.Module:
@@ -162,7 +162,7 @@ def _unwrapped(model: nn.Module) -> nn.Module:
 
 def _epoch_row(
     model: nn.Module, optimizer: torch.optim.Optimizer, train_set: Any, val_set: Any,
-    cfg: TrainConfig, epoch: int, ctx: distributed.Context,
+    cfg: TrainConfig, epoch: int, ctx: ddp.Context,
 ) -> dict[str, Any]:  # fmt: skip
     """Train one epoch (seeded by (seed, epoch)), validate on the main process; its metrics."""
     began = time.perf_counter()
@@ -180,7 +180,7 @@ def _epoch_row(
             "seconds": round(time.perf_counter() - began, 3)}  # fmt: skip
 
 
-def _build(cfg: TrainConfig, ctx: distributed.Context) -> tuple[Any, Any, nn.Module]:
+def _build(cfg: TrainConfig, ctx: ddp.Context) -> tuple[Any, Any, nn.Module]:
     """(train set, validation set or None, model on the device) of the run."""
     torch.manual_seed(cfg.seed)
     train_set = stream_dataset(cfg, "train", cfg.split)
@@ -191,7 +191,7 @@ def _build(cfg: TrainConfig, ctx: distributed.Context) -> tuple[Any, Any, nn.Mod
     return train_set, val_set, model.to(memory_format=_memory_format(cfg, ctx.device))
 
 
-def _train(cfg: TrainConfig, resume: bool, ctx: distributed.Context) -> dict[str, Any]:
+def _train(cfg: TrainConfig, resume: bool, ctx: ddp.Context) -> dict[str, Any]:
     out = Path(cfg.out)
     state = _resume_state(cfg, out) if resume else None
     train_set, val_set, model = _build(cfg, ctx)

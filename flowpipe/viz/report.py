@@ -21,8 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from flowpipe.info import dataset_summary
-from flowpipe.store import DatasetStore
+from flowpipe.storage.summary import dataset_summary
+from flowpipe.storage.dataset import DatasetStore
 from flowpipe.viz.colour import flow_to_colour, robust_max_magnitude
 from flowpipe.viz.dataset import Video
 from flowpipe.viz.picture import hstack

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowpipe.codec import dequantize
+from flowpipe.storage.codec import dequantize
 
 MAGNITUDE_BINS = 40
 SATURATION_BINS = 20

@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from flowpipe.codec import dequantize, encode_jpeg, encode_rgb_jpeg, quantize
-from flowpipe.store import DatasetStore, backward_names, flow_names, image_name
+from flowpipe.storage.codec import dequantize, encode_jpeg, encode_rgb_jpeg, quantize
+from flowpipe.storage.dataset import DatasetStore, backward_names, flow_names, image_name
 
 
 def affine_field(matrix: np.ndarray, size: tuple[int, int], centre: tuple[float, float]):

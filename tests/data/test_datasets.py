@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from flowpipe.codec import CodecError
+from flowpipe.storage.codec import CodecError
 from flowpipe.data import FlowClipDataset, FlowStackDataset, FrameDataset
-from flowpipe.extract import ExtractSettings, VideoTask, extract_video
+from flowpipe.extraction.worker import ExtractSettings, VideoTask, extract_video
 from flowpipe.flow import preset
-from flowpipe.store import DatasetStore
+from flowpipe.storage.dataset import DatasetStore
 from flowpipe.synth import write_dataset
 from tests.data.flowsets import (
     constant_field,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowpipe.codec import CodecError, decode_jpeg, dequantize, encode_jpeg
+from flowpipe.storage.codec import CodecError, decode_jpeg, dequantize, encode_jpeg
 from flowpipe.data import View, native_loader
 from flowpipe.data.planes import EncodedFlow
 from flowpipe.data.stacking import simple_stack, trajectory_stack

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from flowpipe.codec import dequantize, quantization_step
+from flowpipe.storage.codec import dequantize, quantization_step
 from flowpipe.data import FlowStackDataset, View
 from flowpipe.data.planes import DecodedFlow
 from flowpipe.data.stacking import chains_of, simple_stack

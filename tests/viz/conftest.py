@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowpipe.codec import encode_jpeg
-from flowpipe.store import DatasetStore, flow_names
+from flowpipe.storage.codec import encode_jpeg
+from flowpipe.storage.dataset import DatasetStore, flow_names
 from flowpipe.synth import write_dataset
 
 FLOWPIPE = [sys.executable, "-m", "flowpipe"]

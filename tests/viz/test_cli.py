@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from flowpipe.io import write_flo
-from flowpipe.store import DatasetStore
+from flowpipe.storage.dataset import DatasetStore
 from tests.viz.conftest import assert_one_line_error, run_flowpipe
 
 

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from flowpipe.codec import decode_jpeg
-from flowpipe.store import DatasetStore, flow_names, image_name
+from flowpipe.storage.codec import decode_jpeg
+from flowpipe.storage.dataset import DatasetStore, flow_names, image_name
 from flowpipe.viz import write_clip
 from flowpipe.viz.clip import CAPTION_HEIGHT, clip_frames, tile_scale
 from flowpipe.viz.dataset import locate_video

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowpipe.codec import dequantize
-from flowpipe.store import DatasetStore
+from flowpipe.storage.codec import dequantize
+from flowpipe.storage.dataset import DatasetStore
 from flowpipe.viz import write_report
 from flowpipe.viz.report import report_data
 from tests.viz.conftest import BOUND, block_codes, write_block_video

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowpipe.codec import dequantize, quantize
+from flowpipe.storage.codec import dequantize, quantize
 from flowpipe.viz.stats import FlowStats, magnitude_edges, sample_indices, saturated_mask
 
 

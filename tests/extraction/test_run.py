@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flowpipe.codec import decode_jpeg
-from flowpipe.store import DatasetStore
+from flowpipe.storage.codec import decode_jpeg
+from flowpipe.storage.dataset import DatasetStore
 from flowpipe.synth import write_dataset
 
 DASK = str(Path(sys.executable).parent / "dask")
@@ -180,8 +180,8 @@ def test_duplicate_video_ids_are_refused_before_starting(videos: Path, tmp_path:
 
 
 def test_workers_report_frames_as_they_go(videos: Path, tmp_path: Path) -> None:
-    from flowpipe.cluster import ClusterOptions, run_extraction
-    from flowpipe.extract import ExtractSettings, VideoTask
+    from flowpipe.extraction.run import ClusterOptions, run_extraction
+    from flowpipe.extraction.worker import ExtractSettings, VideoTask
     from flowpipe.flow import TVL1Params
 
     clips = sorted(videos.rglob("*.mp4"))[:2]
@@ -197,8 +197,8 @@ def test_workers_report_frames_as_they_go(videos: Path, tmp_path: Path) -> None:
 
 
 def test_chunk_size_defaults_per_device_and_yields_to_the_users() -> None:
-    from flowpipe.cluster import ClusterOptions
-    from flowpipe.extract import CUDA_DEFAULT_BATCH, DEFAULT_BATCH
+    from flowpipe.extraction.run import ClusterOptions
+    from flowpipe.extraction.worker import CUDA_DEFAULT_BATCH, DEFAULT_BATCH
 
     assert ClusterOptions(device="cpu").chunk_pairs() == DEFAULT_BATCH
     assert ClusterOptions(device="cuda").chunk_pairs() == CUDA_DEFAULT_BATCH

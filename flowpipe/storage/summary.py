@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from flowpipe.store import DatasetStore
+from flowpipe.storage.dataset import DatasetStore
 
 FLOAT32_BYTES = 4
 

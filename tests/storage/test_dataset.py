@@ -1,4 +1,4 @@
-"""flowpipe.store: the OUT layout (folder and zip), done markers, lists, failures, fsspec URLs."""
+"""flowpipe.storage.dataset: the OUT layout (folder and zip), done markers, lists, failures, fsspec URLs."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import pytest
 from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 from fsspec.spec import AbstractBufferedFile
 
-from flowpipe.codec import decode_jpeg, encode_jpeg, quantize
-from flowpipe.store import (
+from flowpipe.storage.codec import decode_jpeg, encode_jpeg, quantize
+from flowpipe.storage.dataset import (
     FORMAT_VERSION,
     STALE_TEMPORARY_SECONDS,
     DatasetStore,
@@ -356,7 +356,7 @@ def test_writer_refuses_a_repeated_member(tmp_path: Path) -> None:
 
 KILLED_WRITER = """
 import sys
-from flowpipe.store import DatasetStore, flow_names
+from flowpipe.storage.dataset import DatasetStore, flow_names
 writer = DatasetStore(sys.argv[1], sys.argv[2]).video_writer("v")
 for k in (1, 2):
     for name in flow_names(k):

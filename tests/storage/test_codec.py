@@ -1,4 +1,4 @@
-"""flowpipe.codec: quantisation formula, numpy/torch agreement, JPEG encode/decode and errors."""
+"""flowpipe.storage.codec: quantisation formula, numpy/torch agreement, JPEG encode/decode and errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowpipe.codec import (
+from flowpipe.storage.codec import (
     DEFAULT_BOUND,
     DEFAULT_QUALITY,
     CodecError,

@@ -1,4 +1,4 @@
-"""flowpipe.video on real files: the shared clips, videos made here, and broken inputs."""
+"""flowpipe.extraction.video on real files: the shared clips, videos made here, and broken inputs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from flowpipe.synth import render_video, video_seed, write_dataset
-from flowpipe.video import (
+from flowpipe.extraction.video import (
     VIDEO_EXTENSIONS,
     Resize,
     VideoError,

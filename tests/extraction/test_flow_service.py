@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from flowpipe.batcher import FlowBatcher, batcher_for
+from flowpipe.extraction.flow_service import FlowBatcher, batcher_for
 from flowpipe.flow import preset, tvl1_flow
 
 FAST = preset("fast")

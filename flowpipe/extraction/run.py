@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from flowpipe import SPINCOUNT, __version__
-from flowpipe.extract import (
+from flowpipe.extraction.worker import (
     CUDA_DEFAULT_BATCH,
     DEFAULT_BATCH,
     PROGRESS_TOPIC,
@@ -29,7 +29,7 @@ from flowpipe.extract import (
     failure_record,
 )
 from flowpipe.flow.frames import resolve_device
-from flowpipe.store import DatasetStore
+from flowpipe.storage.dataset import DatasetStore
 
 # Videos a GPU worker runs at once (its threads), so that its FlowBatcher has chunks of several
 # videos to merge into one solver call; each task holds 1/VIDEOS_PER_GPU of the worker's GPU.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowpipe.extract import VideoTask
-from flowpipe.video import find_videos, video_id
+from flowpipe.extraction.worker import VideoTask
+from flowpipe.extraction.video import find_videos, video_id
 
 
 def collect_tasks(inputs: list[str], list_file: str | None = None) -> list[VideoTask]:

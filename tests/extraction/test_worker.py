@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from flowpipe.codec import decode_jpeg, dequantize, quantization_step
-from flowpipe.extract import ExtractSettings, VideoTask, extract_video
+from flowpipe.storage.codec import decode_jpeg, dequantize, quantization_step
+from flowpipe.extraction.worker import ExtractSettings, VideoTask, extract_video
 from flowpipe.flow import TVL1Params, tvl1_flow
-from flowpipe.store import DatasetStore
+from flowpipe.storage.dataset import DatasetStore
 from flowpipe.synth import write_dataset
-from flowpipe.video import Resize, iter_frames, to_gray
+from flowpipe.extraction.video import Resize, iter_frames, to_gray
 
 FAST = TVL1Params(nscales=3, warps=2)
 

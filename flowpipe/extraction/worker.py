@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from flowpipe import __version__
-from flowpipe.batcher import FlowBatcher, batcher_for
-from flowpipe.codec import (
+from flowpipe.extraction.flow_service import FlowBatcher, batcher_for
+from flowpipe.storage.codec import (
     DEFAULT_BOUND,
     DEFAULT_QUALITY,
     decode_jpeg,
@@ -40,7 +40,7 @@ from flowpipe.codec import (
 from flowpipe.flow import TVL1Params
 from flowpipe.flow.frames import resolve_device
 from flowpipe.memory import keep_freed_memory
-from flowpipe.store import (
+from flowpipe.storage.dataset import (
     FORMAT_VERSION,
     DatasetStore,
     VideoWriter,
@@ -48,7 +48,7 @@ from flowpipe.store import (
     flow_names,
     image_name,
 )
-from flowpipe.video import Resize, VideoError, probe, read_chunks, to_gray
+from flowpipe.extraction.video import Resize, VideoError, probe, read_chunks, to_gray
 
 # Frame pairs per chunk of a video, unless the user sets it. GPU workers merge the chunks of
 # their videos: on an H100, chunks of 64 kept the job at 0.90 of the engine-only rate, chunks
