@@ -46,9 +46,10 @@ test-all: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
-	$(VENV)/bin/flowpipe bench tvl1
-	$(VENV)/bin/flowpipe bench extract
-	$(VENV)/bin/flowpipe bench loader
+	export FLOWPIPE_DATA=$${FLOWPIPE_DATA:-../shared/data}; \
+	$(VENV)/bin/flowpipe bench tvl1 && \
+	$(VENV)/bin/flowpipe bench extract && \
+	$(VENV)/bin/flowpipe bench loader && \
 	$(VENV)/bin/flowpipe bench train
 
 lint: $(STAMP)

@@ -57,12 +57,14 @@ def rounded(fn: Callable, dtype: torch.dtype | None, count: int) -> Callable:
     return wrapped
 
 
-def solve(prev: np.ndarray, nxt: np.ndarray, constants: torch.dtype | None,
-          state: torch.dtype | None) -> np.ndarray:  # fmt: skip
+def solve(
+    prev: np.ndarray, nxt: np.ndarray, constants: torch.dtype | None, state: torch.dtype | None
+) -> np.ndarray:
     """The torch path's flow [H, W, 2] with the stored values rounded as asked."""
     kernels = Kernels(rounded(tvl1_iteration, state, 3), median_filter)
-    backend = Backend(rounded(warp_consts, constants, 3),
-                      functools.partial(_iterate_warp, kernels=kernels))  # fmt: skip
+    backend = Backend(
+        rounded(warp_consts, constants, 3), functools.partial(_iterate_warp, kernels=kernels)
+    )
     cpu = torch.device("cpu")
     i0, i1 = (to_gray_batch(f, "frame", cpu) for f in (prev, nxt))
     with torch.no_grad():
@@ -76,8 +78,10 @@ def main() -> None:
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name in MIDDLEBURY:
         folder = args.data / "middlebury" / name
-        prev, nxt = (cv2.imread(str(folder / f), cv2.IMREAD_GRAYSCALE)
-                     for f in ("frame10.png", "frame11.png"))  # fmt: skip
+        prev, nxt = (
+            cv2.imread(str(folder / f), cv2.IMREAD_GRAYSCALE)
+            for f in ("frame10.png", "frame11.png")
+        )
         truth = read_flo(folder / "flow10.flo")
         valid = np.abs(truth).max(axis=-1) < 1e9
         reference = None

@@ -80,8 +80,11 @@ def main() -> None:
     args = parser.parse_args()
     largest = max([128, *map(int, args.large.split(","))])
     clips = {name: clip(args.data, name, largest + 1) for name in CLIPS}
-    out: dict[str, Any] = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
-                           "triton": triton.__version__}  # fmt: skip
+    out: dict[str, Any] = {
+        "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+    }
     out["launch_us"] = launch_overhead()
     log(json.dumps(out))
     speed, ref = timed(clips["sample"], 128, "torch")
@@ -92,8 +95,12 @@ def main() -> None:
         for block in map(int, args.blocks.split(",")):
             backend.FUSED_STEPS, backend.BLOCK = steps, block
             speed, flow = timed(clips["sample"], 128, "triton")
-            row = {"steps": steps, "block": block, "sample_batch128": speed,
-                   "mean_diff_to_torch": (flow - ref).abs().mean().item()}  # fmt: skip
+            row = {
+                "steps": steps,
+                "block": block,
+                "sample_batch128": speed,
+                "mean_diff_to_torch": (flow - ref).abs().mean().item(),
+            }
             variants.append(row)
             log(json.dumps(row))
     out["variants"] = variants
@@ -129,8 +136,9 @@ def setting(module: ModuleType, **values: object) -> Iterator[None]:
             setattr(module, name, value)
 
 
-def variant_row(clips: dict[str, torch.Tensor], against: torch.Tensor,
-                label: dict[str, float]) -> dict[str, float]:  # fmt: skip
+def variant_row(
+    clips: dict[str, torch.Tensor], against: torch.Tensor, label: dict[str, float]
+) -> dict[str, float]:
     """The backend as set now: pairs/s at batch 128 per clip, and the mean and largest
     difference of the sample clip's flow to `against`; logged, after `label`."""
     row = dict(label)
@@ -158,8 +166,9 @@ def half_constant_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor) -> d
         return variant_row(clips, ref, {})
 
 
-def resident_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor,
-                    thresholds: Iterable[int]) -> list[dict[str, float]]:  # fmt: skip
+def resident_speeds(
+    clips: dict[str, torch.Tensor], ref: torch.Tensor, thresholds: Iterable[int]
+) -> list[dict[str, float]]:
     """Pyramid levels of at most each threshold's pixels run as one resident launch per warp,
     against the torch path's flow."""
     rows = []
@@ -193,11 +202,42 @@ def launch_overhead(pairs: int = 128, launches: int = 2000) -> dict[str, float]:
     grid = (-(-h * w // backend.BLOCK), pairs)
 
     def launch() -> None:
-        kernel[grid](*state, *consts, ids, rows[0], rows[1], rows[2], home, 1, pairs, 1.0, h, w,
-                     0.045, 0.3, 0.83, BLOCK=backend.BLOCK)  # fmt: skip
+        kernel[grid](
+            *state,
+            *consts,
+            ids,
+            rows[0],
+            rows[1],
+            rows[2],
+            home,
+            1,
+            pairs,
+            1.0,
+            h,
+            w,
+            0.045,
+            0.3,
+            0.83,
+            BLOCK=backend.BLOCK,
+        )
 
-    args = (*state, *consts, ids, rows[0], rows[1], rows[2], home, 1, pairs, 1.0, h, w, 0.045,
-            0.3, 0.83)  # fmt: skip
+    args = (
+        *state,
+        *consts,
+        ids,
+        rows[0],
+        rows[1],
+        rows[2],
+        home,
+        1,
+        pairs,
+        1.0,
+        h,
+        w,
+        0.045,
+        0.3,
+        0.83,
+    )
     compiled = kernel[grid](*args, BLOCK=backend.BLOCK)
     result = {}
     runners = {"jit": launch, "compiled": lambda: compiled[(*grid, 1)](*args, backend.BLOCK)}

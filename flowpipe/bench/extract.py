@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,31 +25,57 @@ import numpy as np
 import torch
 
 from flowpipe.bench.tvl1 import find_data_dir, opencv_tvl1
-from flowpipe.extraction.run import VIDEOS_PER_GPU, ClusterOptions, connect, run_extraction, use_gpu
-from flowpipe.storage.codec import decode_jpeg, encode_jpeg, quantize
-from flowpipe.extraction.worker import CUDA_MAX_PAIRS, ExtractSettings, Timings, VideoTask
+from flowpipe.devices import names_cuda
+from flowpipe.extraction.cluster import ClusterOptions, connect
+from flowpipe.extraction.plan import RunOptions
+from flowpipe.extraction.run import run_extraction
+from flowpipe.extraction.settings import ExtractSettings, JobTuning
+from flowpipe.extraction.tasks import VideoTask
+from flowpipe.extraction.video import Resize, iter_frames, to_gray
+from flowpipe.extraction.worker import Timings
 from flowpipe.flow import preset as preset_params
 from flowpipe.flow import tvl1_flow
+from flowpipe.storage import DatasetStore
+from flowpipe.storage.codec import decode_jpeg, encode_jpeg, quantize
 from flowpipe.storage.summary import dataset_summary
-from flowpipe.storage.dataset import DatasetStore
 from flowpipe.synth import write_dataset
-from flowpipe.extraction.video import Resize, iter_frames, to_gray
 
 # Timed rounds over the sample planes in the JPEG measurement (after one untimed round that
 # pays nvJPEG's start-up).
 JPEG_ROUNDS = 5
 JPEG_PLANES = 512  # the first planes of the job's output, in name order
 TORCH_PATH_FRAMES = 129  # frames of the torch path's engine-only run (it is 10x slower)
-SHARED_CLIPS = ("videos/sample_340x256.mp4", "videos/kinetics_demo.mp4",
-                "videos/v_ApplyEyeMakeup_g01_c01.avi")  # fmt: skip
+SHARED_CLIPS = (
+    "videos/sample_340x256.mp4",
+    "videos/kinetics_demo.mp4",
+    "videos/v_ApplyEyeMakeup_g01_c01.avi",
+)
+QUIET = RunOptions(progress=False)
+
+
+@dataclass(frozen=True)
+class ExtractBench:
+    """What `flowpipe bench extract` runs: frames per clip, chunk size (None: the job's
+    default), local workers, times each clip is extracted, the engine's device, tiny videos
+    for the scheduler-overhead figure (0: none), and the folder of the shared clips."""
+
+    max_frames: int = 17
+    batch: int | None = None
+    workers: int = 1
+    copies: int = 1
+    device: str = "cpu"
+    tiny_videos: int = 500
+    data: str | None = None
 
 
 def bench_videos(data_dir: Path | None, work: Path) -> list[Path]:
     """The shared clips when present, else synthetic 340x256 clips."""
     if data_dir is not None and all((data_dir / c).is_file() for c in SHARED_CLIPS):
         return [data_dir / c for c in SHARED_CLIPS]
-    root = write_dataset(work / "synth", videos_per_class=1, frames=40, size=(340, 256),
-                         classes=["rotate_cw", "translate_left", "zoom_in"])  # fmt: skip
+    classes = ["rotate_cw", "translate_left", "zoom_in"]
+    root = write_dataset(
+        work / "synth", videos_per_class=1, frames=40, size=(340, 256), classes=classes
+    )
     return sorted((root / "videos").rglob("*.mp4"))
 
 
@@ -70,22 +97,23 @@ def reference_script(videos: list[Path], out: Path, max_frames: int, backward: b
             for prefix, a, b in pairs:
                 q = quantize(solver.calc(a, b, None), 20.0)
                 for c, axis in enumerate("xy"):
-                    cv2.imwrite(str(folder / f"{prefix}_{axis}_{k:05d}.jpg"), q[..., c],
-                                [cv2.IMWRITE_JPEG_QUALITY, 95])  # fmt: skip
+                    name = str(folder / f"{prefix}_{axis}_{k:05d}.jpg")
+                    cv2.imwrite(name, q[..., c], [cv2.IMWRITE_JPEG_QUALITY, 95])
         frames_done += len(frames)
     return frames_done / (time.perf_counter() - start)
 
 
-def engine_only(videos: list[Path], max_frames: int, batch: int, backward: bool,
-                device: str, backend: str = "auto") -> float:  # fmt: skip
-    """frames/s of tvl1_flow alone on the decoded frames, after one untimed call that builds
-    the kernels (the job's workers are warmed up likewise). On CPU in the job's chunks; on a
-    GPU the pairs of all clips of one frame size in calls of CUDA_MAX_PAIRS, as full as the
-    job's flow service could make them."""
+def engine_only(
+    videos: list[Path], max_frames: int, batch: int, device: str, backend: str = "auto"
+) -> float:
+    """frames/s of tvl1_flow alone on the decoded frames (forward and backward), after one
+    untimed call that builds the kernels (the job's workers are warmed up likewise). On CPU
+    in the job's chunks; on a GPU the pairs of all clips of one frame size in calls as large
+    as the job's flow service makes them, as full as it could make them."""
     clips = [to_gray(np.stack(list(iter_frames(v, max_frames=max_frames)))) for v in videos]
-    batches = [pair for gray in clips for pair in _engine_batches(gray, batch, backward)]
-    if use_gpu(device):
-        batches = merged_by_size(batches, CUDA_MAX_PAIRS)
+    batches = [pair for gray in clips for pair in _engine_batches(gray, batch, True)]
+    if names_cuda(device):
+        batches = merged_by_size(batches, JobTuning().solver_pairs_gpu)
     tvl1_flow(*batches[0], device=device, backend=backend)
     _synchronize(device)
     start = time.perf_counter()
@@ -95,8 +123,9 @@ def engine_only(videos: list[Path], max_frames: int, batch: int, backward: bool,
     return sum(len(c) for c in clips) / (time.perf_counter() - start)
 
 
-def merged_by_size(batches: list[tuple[np.ndarray, np.ndarray]],
-                    size: int) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+def merged_by_size(
+    batches: list[tuple[np.ndarray, np.ndarray]], size: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """The pairs of all batches of each frame size, regrouped into batches of `size` pairs."""
     shapes = dict.fromkeys(prev.shape[1:] for prev, _ in batches)
     merged = []
@@ -119,8 +148,9 @@ def _engine_batches(
         yield prev, nxt
 
 
-def reference_figures(videos: list[Path], work: Path, max_frames: int, fps: float,
-                      jpeg_bytes: float) -> dict[str, Any]:  # fmt: skip
+def reference_figures(
+    videos: list[Path], work: Path, max_frames: int, fps: float, jpeg_bytes: float
+) -> dict[str, Any]:
     """The reference script's frames/s and JPEG bytes against ours; skipped (with the reason)
     where OpenCV lacks its contrib module, as on a GPU host with plain opencv."""
     if not hasattr(cv2, "optflow"):
@@ -137,7 +167,7 @@ def reference_figures(videos: list[Path], work: Path, max_frames: int, fps: floa
 
 def _synchronize(device: str) -> None:
     """Wait for the GPU's queued work, so a timer stops when the work is done."""
-    if use_gpu(device):
+    if names_cuda(device):
         torch.cuda.synchronize()
 
 
@@ -146,49 +176,51 @@ def copied_tasks(videos: list[Path], copies: int) -> list[VideoTask]:
     return [VideoTask(str(v), f"{v.stem}_{k}") for k in range(copies) for v in videos]
 
 
-def timed_job(tasks: list[VideoTask], work: Path, settings: ExtractSettings,
-              options: ClusterOptions) -> float:  # fmt: skip
+def timed_job(
+    tasks: list[VideoTask],
+    work: Path,
+    settings: ExtractSettings,
+    cluster: ClusterOptions,
+    options: RunOptions = QUIET,
+) -> float:
     """Wall seconds of one extraction job into work/"out", on a cluster warmed up first by a
     3-frame job of the first task's video (its workers compile their kernels then)."""
-    with connect(options) as client:
+    with connect(cluster, options.tuning, _quiet) as client:
         warm = [VideoTask(tasks[0].path, "warmup")]
-        run_extraction(warm, str(work / "warm"), ExtractSettings(max_frames=3), options,
-                       progress=False, echo=_quiet, client=client)  # fmt: skip
+        warm_settings = ExtractSettings(max_frames=3)
+        run_extraction(warm, str(work / "warm"), warm_settings, cluster, options, client, _quiet)
         start = time.perf_counter()
-        run_extraction(tasks, str(work / "out"), settings, options, progress=False, echo=_quiet,
-                       client=client)  # fmt: skip
+        run_extraction(tasks, str(work / "out"), settings, cluster, options, client, _quiet)
         return time.perf_counter() - start
 
 
-def run_extract_benchmark(
-    max_frames: int = 17, batch: int | None = None, workers: int = 1, device: str = "cpu",
-    tiny_videos: int = 500, data: str | None = None, copies: int = 1,
-) -> dict[str, Any]:  # fmt: skip
+def run_extract_benchmark(bench: ExtractBench = ExtractBench()) -> dict[str, Any]:  # noqa: B008
     """Run the benchmark and return its JSON-ready result; the job extracts each clip
     `copies` times (the engine-only and reference runs each clip once: rates compare)."""
     work = Path(tempfile.mkdtemp(prefix="flowpipe-bench-"))
     try:
-        videos = bench_videos(find_data_dir(data), work)
-        settings = ExtractSettings(max_frames=max_frames)
-        options = ClusterOptions(workers=workers, device=device, batch=batch)
-        batch = options.chunk_pairs()
-        job_wall = timed_job(copied_tasks(videos, copies), work, settings, options)
+        videos = bench_videos(find_data_dir(bench.data), work)
+        settings = ExtractSettings(max_frames=bench.max_frames)
+        cluster = ClusterOptions(workers=bench.workers, device=bench.device, batch=bench.batch)
+        batch = cluster.chunk_pairs(QUIET.tuning)
+        job_wall = timed_job(copied_tasks(videos, bench.copies), work, settings, cluster)
         info = dataset_summary(str(work / "out"))
         frames = info["frames"]
         ours_fps = frames / job_wall
-        cuda = use_gpu(device)
+        cuda = names_cuda(bench.device)
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        engine_fps = engine_only(videos, max_frames, batch, True, device)
-        gpu = cuda_figures(work / "out", videos, max_frames, batch, settings) if cuda else {}
+        engine_fps = engine_only(videos, bench.max_frames, batch, bench.device)
+        gpu = cuda_figures(work / "out", videos, bench.max_frames, batch, settings) if cuda else {}
         our_jpeg_bytes = sum(p.stat().st_size for p in (work / "out").rglob("*.jpg"))
-        reference = reference_figures(videos, work, max_frames, ours_fps, our_jpeg_bytes / copies)
-        overhead = scheduler_overhead(work, tiny_videos, options)
+        per_copy = our_jpeg_bytes / bench.copies
+        reference = reference_figures(videos, work, bench.max_frames, ours_fps, per_copy)
+        overhead = scheduler_overhead(work, bench.tiny_videos, cluster)
         return {
             "benchmark": "extract",
-            "device": device,
+            "device": bench.device,
             "videos": [str(v.name) for v in videos],
-            "copies": copies,
+            "copies": bench.copies,
             "frames": frames,
             "end_to_end_frames_per_s": ours_fps,
             "engine_only_frames_per_s": engine_fps,
@@ -205,16 +237,17 @@ def run_extract_benchmark(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def cuda_figures(out: Path, videos: list[Path], max_frames: int, batch: int,
-                 settings: ExtractSettings) -> dict[str, Any]:  # fmt: skip
+def cuda_figures(
+    out: Path, videos: list[Path], max_frames: int, batch: int, settings: ExtractSettings
+) -> dict[str, Any]:
     """The CUDA-only keys: GPU, batch sizes, peak memory of the engine-only run just done, the
     plain torch path's engine-only rate, per-stage pairs/s of the job and the JPEG encoders on
     the job's flow planes."""
     return {
         "gpu_name": torch.cuda.get_device_name(),
         "batch": batch,
-        "max_pairs_per_solver_call": CUDA_MAX_PAIRS,
-        "videos_per_gpu": VIDEOS_PER_GPU,
+        "max_pairs_per_solver_call": QUIET.tuning.solver_pairs_gpu,
+        "videos_per_gpu": QUIET.tuning.videos_per_gpu,
         "engine_only_peak_gpu_memory_bytes": torch.cuda.max_memory_allocated(),
         "torch_path": torch_path_rate(videos, max_frames, batch),
         **stage_rates(out, settings),
@@ -226,7 +259,7 @@ def torch_path_rate(videos: list[Path], max_frames: int, batch: int) -> dict[str
     """Engine-only frames/s of the plain torch backend (no Triton) on the first clip's first
     TORCH_PATH_FRAMES frames, in the same batches as the Triton engine-only run."""
     frames = min(max_frames, TORCH_PATH_FRAMES)
-    fps = engine_only(videos[:1], frames, batch, True, "cuda", backend="torch")
+    fps = engine_only(videos[:1], frames, batch, "cuda", backend="torch")
     return {"clip": videos[0].name, "frames": frames, "engine_only_frames_per_s": fps}
 
 
@@ -284,11 +317,11 @@ def scheduler_overhead(work: Path, count: int, options: ClusterOptions) -> dict[
     root = write_dataset(work / "tiny", videos_per_class=-(-count // 8), frames=2, size=(32, 32))
     clips = sorted((root / "videos").rglob("*.mp4"))[:count]
     tasks = [VideoTask(str(v), v.stem) for v in clips]
-    tiny = ExtractSettings(params=preset_params("fast").replace(nscales=1, warps=1),
-                           backward=False, resize=Resize())  # fmt: skip
+    params = preset_params("fast").replace(nscales=1, warps=1)
+    tiny = ExtractSettings(params=params, backward=False, resize=Resize())
     many = ClusterOptions(workers=2, device=options.device, batch=options.batch)
     start = time.perf_counter()
-    run_extraction(tasks, str(work / "tiny-out"), tiny, many, progress=False, echo=_quiet)
+    run_extraction(tasks, str(work / "tiny-out"), tiny, many, QUIET, echo=_quiet)
     wall = time.perf_counter() - start
     return {"videos": len(tasks), "workers": 2, "wall_s": wall, "per_video_s": wall / len(tasks)}
 

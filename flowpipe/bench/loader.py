@@ -34,12 +34,15 @@ from flowpipe.bench.tvl1 import find_data_dir
 from flowpipe.data import FlowStackDataset, VideoRecord, load_records, native_loader
 from flowpipe.data.datasets import item_rng
 from flowpipe.data.sampling import field_indices, stack_fields, train_starts
-from flowpipe.extraction.worker import ExtractSettings, VideoTask, extract_video
+from flowpipe.extraction.settings import ExtractSettings
+from flowpipe.extraction.tasks import VideoTask
+from flowpipe.extraction.video import Resize
+from flowpipe.extraction.worker import VideoJob, extract_video
 from flowpipe.flow import preset
 from flowpipe.memory import keep_freed_memory
-from flowpipe.storage.dataset import DatasetStore, flow_names
+from flowpipe.storage import DatasetStore, flow_names
+from flowpipe.storage.dataset import StoreSpec
 from flowpipe.synth import write_dataset
-from flowpipe.extraction.video import Resize
 
 SPEEDUP_TARGET = 3.0
 TRAJECTORY_COST_TARGET = 1.5
@@ -50,11 +53,12 @@ GPU_BATCH_STACKS = 16
 
 def build_dataset(videos: list[Path], root: Path, size: tuple[int, int], frames: int) -> None:
     """Extract the clips (preset "fast", forward flow, fixed size) into a folder dataset."""
-    settings = ExtractSettings(params=preset("fast"), backward=False,
-                               resize=Resize(size=size), max_frames=frames)  # fmt: skip
+    settings = ExtractSettings(
+        params=preset("fast"), backward=False, resize=Resize(size=size), max_frames=frames
+    )
     for label, video in enumerate(videos):
-        meta = extract_video(VideoTask(str(video), video.stem, label), settings, str(root),
-                             device="cpu")  # fmt: skip
+        task = VideoTask(str(video), video.stem, label)
+        meta = extract_video(VideoJob(task, settings, StoreSpec(str(root)), "cpu"))
         if meta.get("status") == "failed":
             raise ValueError(f"{video}: extraction failed: {meta['message']}")
 
@@ -131,8 +135,9 @@ def gpu_decode_rate(records: list[VideoRecord], root: Path, L: int, count: int) 
     for i in range(count):
         rec = records[i % len(records)]
         start = train_starts(rng, rec.flows, offsets)[0]
-        names = [n for k, _ in field_indices(start, offsets, rec.flows, "loop")
-                 for n in flow_names(k)]  # fmt: skip
+        names = [
+            n for k, _ in field_indices(start, offsets, rec.flows, "loop") for n in flow_names(k)
+        ]
         data = store.read_files(rec.video_id, names)
         stacks.append([torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in data])
     batches = [sum(stacks[i : i + GPU_BATCH_STACKS], []) for i in range(0, count, GPU_BATCH_STACKS)]
@@ -143,12 +148,16 @@ def gpu_decode_rate(records: list[VideoRecord], root: Path, L: int, count: int) 
         decode_jpeg(batch, device="cuda")
     torch.cuda.synchronize()
     rate = count / (time.perf_counter() - start)
-    return {"stacks_per_s": rate, "stacks_per_call": GPU_BATCH_STACKS,
-            "device": torch.cuda.get_device_name()}  # fmt: skip
+    return {
+        "stacks_per_s": rate,
+        "stacks_per_call": GPU_BATCH_STACKS,
+        "device": torch.cuda.get_device_name(),
+    }
 
 
-def measure(folder: Path, zipped: Path, L: int, crop: int, stacks: int,
-            rounds: int) -> dict[str, float]:  # fmt: skip
+def measure(
+    folder: Path, zipped: Path, L: int, crop: int, stacks: int, rounds: int
+) -> dict[str, float]:
     """Best seconds per stack over interleaved rounds, per loader."""
     records, _ = load_records(str(folder))
     simple = FlowStackDataset(folder, L=L, crop=crop)
@@ -170,25 +179,40 @@ def measure(folder: Path, zipped: Path, L: int, crop: int, stacks: int,
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
-    return {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "opencv": cv2.__version__, "threads_per_process": 1,
-            "native_loader_loops": native_loader.library() is not None}  # fmt: skip
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "opencv": cv2.__version__,
+        "threads_per_process": 1,
+        "native_loader_loops": native_loader.library() is not None,
+    }
 
 
 def _clips(data: str | None, work: Path, quick: bool) -> tuple[list[Path], tuple[int, int], int]:
     """(videos, frame size, frames per clip): the shared clips or synthetic ones; tiny if quick."""
     if quick:
-        synth = write_dataset(work / "synth", videos_per_class=1, frames=8, size=QUICK_SIZE,
-                              classes=["rotate_cw", "translate_left"])  # fmt: skip
+        synth = write_dataset(
+            work / "synth",
+            videos_per_class=1,
+            frames=8,
+            size=QUICK_SIZE,
+            classes=["rotate_cw", "translate_left"],
+        )
         return sorted((synth / "videos").rglob("*.mp4")), QUICK_SIZE, 8
     return bench_videos(find_data_dir(data), work), FRAME_SIZE, 40
 
 
 def run_loader_benchmark(
-    data: str | None = None, stacks: int = 200, rounds: int = 3, L: int = 10, crop: int = 224,
-    quick: bool = False, keep_memory: bool = True,
-) -> dict[str, Any]:  # fmt: skip
+    data: str | None = None,
+    stacks: int = 200,
+    rounds: int = 3,
+    L: int = 10,
+    crop: int = 224,
+    quick: bool = False,
+    keep_memory: bool = True,
+) -> dict[str, Any]:
     """Run the benchmark and return its JSON-ready result. keep_memory applies, to both
     loaders alike, the malloc setting flowpipe's DataLoader workers use (`worker_init`)."""
     if quick:
@@ -206,17 +230,25 @@ def run_loader_benchmark(
             keep_freed_memory()
         best = measure(work / "folder", work / "zip", L, crop, stacks, rounds)
         gpu = gpu_decode_rate(records, work / "folder", L, stacks)
-        return {**_result(best, records, size, L, crop, stacks, rounds, gpu),
-                "malloc_keeps_freed_memory": keep_memory}  # fmt: skip
+        return {
+            **_result(best, records, size, L, crop, stacks, rounds, gpu),
+            "malloc_keeps_freed_memory": keep_memory,
+        }
     finally:
         torch.set_num_threads(threads)
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _result(
-    best: dict[str, float], records: list[VideoRecord], size: tuple[int, int], L: int,
-    crop: int, stacks: int, rounds: int, gpu: dict[str, Any],
-) -> dict[str, Any]:  # fmt: skip
+    best: dict[str, float],
+    records: list[VideoRecord],
+    size: tuple[int, int],
+    L: int,
+    crop: int,
+    stacks: int,
+    rounds: int,
+    gpu: dict[str, Any],
+) -> dict[str, Any]:
     """The JSON object the command prints."""
     speedup = best["reference"] / best["simple"]
     cost = best["trajectory"] / best["simple"]
@@ -240,7 +272,7 @@ def _result(
                 "target": TRAJECTORY_COST_TARGET,
                 "met": cost <= TRAJECTORY_COST_TARGET,
             },
-        },  # fmt: skip
+        },
         "gpu_decode": gpu,
         "machine": machine(),
     }

@@ -23,11 +23,19 @@ def _cases(quick: bool) -> list[dict[str, Any]]:
     """(name, arch, input shape per sample, batch) of the measured networks."""
     size, frames = (112, 16) if quick else (224, 64)
     return [
-        {"name": "temporal_resnet18_L10", "arch": "resnet18", "shape": (20, size, size),
-         "batch": 8},
-        {"name": f"i3d_flow_{frames}x{size}", "arch": "i3d", "shape": (2, frames, size, size),
-         "batch": 1 if quick else 2},
-    ]  # fmt: skip
+        {
+            "name": "temporal_resnet18_L10",
+            "arch": "resnet18",
+            "shape": (20, size, size),
+            "batch": 8,
+        },
+        {
+            "name": f"i3d_flow_{frames}x{size}",
+            "arch": "i3d",
+            "shape": (2, frames, size, size),
+            "batch": 1 if quick else 2,
+        },
+    ]
 
 
 def _step_rate(case: dict[str, Any], device: torch.device, steps: int) -> float:

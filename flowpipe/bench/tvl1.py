@@ -33,8 +33,11 @@ BENCH_SIZE = (340, 256)
 QUICK_SIZE = (160, 120)
 CUDA_BATCHES = (1, 32, 128, 256)
 # Stage of the solver -> a part of its GPU kernels' names (the Triton backend's kernels).
-STAGE_KERNELS = {"iterations": ("iteration",), "median": ("median",),
-                 "warp": ("warp", "grid_sampler")}  # fmt: skip
+STAGE_KERNELS = {
+    "iterations": ("iteration",),
+    "median": ("median",),
+    "warp": ("warp", "grid_sampler"),
+}
 # Each batch size is timed over at most this many calls, and OpenCV over this many pairs. On
 # CUDA the largest batch is timed over at least CUDA_TIMED_CALLS calls.
 TIMED_CALLS_PER_BATCH = 8
@@ -43,8 +46,9 @@ OPENCV_PAIRS = 8
 
 
 def find_data_dir(data: str | None) -> Path | None:
-    """The shared test-data folder: the option, $FLOWPIPE_DATA, or ../shared/data if present."""
-    for candidate in (data, os.environ.get("FLOWPIPE_DATA"), "../shared/data"):
+    """The folder of test clips and Middlebury pairs: the option, else $FLOWPIPE_DATA; None
+    when neither is given (the benchmarks then use synthetic clips)."""
+    for candidate in (data, os.environ.get("FLOWPIPE_DATA")):
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
     if data:
@@ -233,8 +237,10 @@ def _cuda_extras(
     if resolve_backend(dev, backend) == "triton":
         from flowpipe.flow import triton_backend
 
-        extras["triton"] = {"fused_steps": triton_backend.FUSED_STEPS,
-                            "block": triton_backend.BLOCK}  # fmt: skip
+        extras["triton"] = {
+            "fused_steps": triton_backend.FUSED_STEPS,
+            "block": triton_backend.BLOCK,
+        }
         torch_speed = _speed(frames, [top], params, dev, pairs, "torch")
         extras["torch_path"] = {f"batch_{top}_pairs_per_s": torch_speed[f"batch_{top}_pairs_per_s"]}
     ucf = data_dir / UCF_VIDEO if data_dir is not None else None
@@ -261,8 +267,9 @@ def stage_times(
     stages = dict.fromkeys((*STAGE_KERNELS, "other"), 0.0)
     for event in prof.key_averages():
         name = event.key.lower()
-        stage = next((s for s, parts in STAGE_KERNELS.items() if any(p in name for p in parts)),
-                     "other")  # fmt: skip
+        stage = next(
+            (s for s, parts in STAGE_KERNELS.items() if any(p in name for p in parts)), "other"
+        )
         stages[stage] += event.device_time_total / 1e3
     return {"pairs": len(frames) - 1, **stages}
 

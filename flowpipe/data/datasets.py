@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from flowpipe.checks import choice, integer
 from flowpipe.data.planes import EncodedFlow, FlowPlanes
 from flowpipe.data.reader import VideoReader
 from flowpipe.data.records import VideoRecord, load_records
@@ -42,18 +43,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 SplitSpec = str | Path | Split | None
 
 
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    """value if it is one of choices, else a ValueError naming the option."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
-
-
-def _positive(name: str, value: int) -> int:
-    """value if it is an int >= 1, else a ValueError naming the option."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+def _at_least_one(name: str, value: int) -> int:
+    """value if it is an integer >= 1, else a ValueError naming the option."""
+    return integer(name, value, minimum=1)
 
 
 def worker_init(worker_id: int) -> None:
@@ -71,11 +63,17 @@ class VideoDataset(Dataset):
     """The videos of a split with their labels; subclasses say what an item holds."""
 
     def __init__(
-        self, root: str | Path, list_file: SplitSpec, mode: str, crop: int, fold: int,
-        subset: str | None, missing: str,
-    ) -> None:  # fmt: skip
-        self.mode = _choice("mode", mode, MODES)
-        self.crop = _positive("crop", crop)
+        self,
+        root: str | Path,
+        list_file: SplitSpec,
+        mode: str,
+        crop: int,
+        fold: int,
+        subset: str | None,
+        missing: str,
+    ) -> None:
+        self.mode = choice("mode", mode, MODES)
+        self.crop = _at_least_one("crop", crop)
         self.root = str(root)
         self.records, self.class_names = load_records(
             self.root, list_file, fold, subset or mode, missing
@@ -121,23 +119,36 @@ class FlowStackDataset(VideoDataset):
     """
 
     def __init__(
-        self, root: str | Path, list_file: SplitSpec = None, L: int = 10,
-        stacking: str = "simple", bidirectional: bool = False, mode: str = "train",
-        crop: int = 224, scale: str = "pixels", subtract_mean: bool = True,
-        augment: str = "crop", segments: int = 1, test_stacks: int = 25, test_crops: int = 10,
-        short: str = "loop", fold: int = 1, subset: str | None = None, missing: str = "error",
+        self,
+        root: str | Path,
+        list_file: SplitSpec = None,
+        L: int = 10,
+        stacking: str = "simple",
+        bidirectional: bool = False,
+        mode: str = "train",
+        crop: int = 224,
+        scale: str = "pixels",
+        subtract_mean: bool = True,
+        augment: str = "crop",
+        segments: int = 1,
+        test_stacks: int = 25,
+        test_crops: int = 10,
+        short: str = "loop",
+        fold: int = 1,
+        subset: str | None = None,
+        missing: str = "error",
         flip: bool = True,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(root, list_file, mode, crop, fold, subset, missing)
         self.flip = flip
-        self.stacking = _choice("stacking", stacking, STACKINGS)
-        self.scale = _choice("scale", scale, SCALES)
-        self.short = _choice("short", short, SHORT_POLICIES)
+        self.stacking = choice("stacking", stacking, STACKINGS)
+        self.scale = choice("scale", scale, SCALES)
+        self.short = choice("short", short, SHORT_POLICIES)
         self.augment = augment
         self.subtract_mean = subtract_mean
-        self.segments = _positive("segments", segments)
+        self.segments = _at_least_one("segments", segments)
         self.test_crops = test_crops
-        self.fields = stack_fields(_positive("L", L), bidirectional)
+        self.fields = stack_fields(_at_least_one("L", L), bidirectional)
         self.chains = chains_of(self.fields)
         self._check_lengths()
         if mode == "test":
@@ -201,21 +212,33 @@ class FlowClipDataset(VideoDataset):
     """
 
     def __init__(
-        self, root: str | Path, list_file: SplitSpec = None, T: int = 64, mode: str = "train",
-        crop: int = 224, augment: str = "crop", short: str = "loop", fold: int = 1,
-        subset: str | None = None, missing: str = "error", flip: bool = True,
-    ) -> None:  # fmt: skip
+        self,
+        root: str | Path,
+        list_file: SplitSpec = None,
+        T: int = 64,
+        mode: str = "train",
+        crop: int = 224,
+        augment: str = "crop",
+        short: str = "loop",
+        fold: int = 1,
+        subset: str | None = None,
+        missing: str = "error",
+        flip: bool = True,
+    ) -> None:
         super().__init__(root, list_file, mode, crop, fold, subset, missing)
         self.flip = flip
-        self.T = _positive("T", T)
+        self.T = _at_least_one("T", T)
         self.augment = augment
-        self.short = _choice("short", short, SHORT_POLICIES)
+        self.short = choice("short", short, SHORT_POLICIES)
         self.fields = stack_fields(T, False)
         for rec in self.records:
             field_indices(1, self.fields, rec.flows, self.short, rec.video_id)
         if mode == "test":
-            self.samples = [(v, tau) for v, rec in enumerate(self.records)
-                            for tau in window_starts(rec.flows, T)]  # fmt: skip
+            self.samples = [
+                (v, tau)
+                for v, rec in enumerate(self.records)
+                for tau in window_starts(rec.flows, T)
+            ]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         v, tau = self.samples[index]
@@ -238,11 +261,20 @@ class FrameDataset(VideoDataset):
     mirror; test: `test_frames` evenly spaced frames, each item [crops, 3, crop, crop]."""
 
     def __init__(
-        self, root: str | Path, list_file: SplitSpec = None, mode: str = "train",
-        crop: int = 224, augment: str = "crop", test_frames: int = 25, test_crops: int = 10,
-        normalize: bool = True, fold: int = 1, subset: str | None = None,
-        missing: str = "error", flip: bool = True,
-    ) -> None:  # fmt: skip
+        self,
+        root: str | Path,
+        list_file: SplitSpec = None,
+        mode: str = "train",
+        crop: int = 224,
+        augment: str = "crop",
+        test_frames: int = 25,
+        test_crops: int = 10,
+        normalize: bool = True,
+        fold: int = 1,
+        subset: str | None = None,
+        missing: str = "error",
+        flip: bool = True,
+    ) -> None:
         super().__init__(root, list_file, mode, crop, fold, subset, missing)
         self.flip = flip
         self.augment = augment
@@ -252,8 +284,11 @@ class FrameDataset(VideoDataset):
         if no_rgb:
             raise ValueError(f"video {no_rgb[0]!r} has no RGB frames (extract with --rgb)")
         if mode == "test":
-            self.samples = [(v, int(round(k))) for v, rec in enumerate(self.records)
-                            for k in np.linspace(1, rec.frames, test_frames)]  # fmt: skip
+            self.samples = [
+                (v, int(round(k)))
+                for v, rec in enumerate(self.records)
+                for k in np.linspace(1, rec.frames, test_frames)
+            ]
 
     def _prepare(self, image: torch.Tensor) -> torch.Tensor:
         """ImageNet normalisation of a [3, S, S] 0..1 image (when asked)."""

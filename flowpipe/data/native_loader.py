@@ -27,9 +27,9 @@ from importlib import resources
 
 import numpy as np
 
-from flowpipe.storage.codec import CodecError, check_jpeg_bytes
 from flowpipe.data.transforms import Box
 from flowpipe.native import build
+from flowpipe.storage.codec import CodecError, check_jpeg_bytes
 
 _I64 = ctypes.c_int64
 _I32 = ctypes.c_int32
@@ -101,8 +101,7 @@ def _jpeg_args(datas: Sequence[bytes], names: Sequence[str]) -> tuple[ctypes.Arr
     return (ctypes.c_char_p * len(datas))(*datas), np.array([len(d) for d in datas], np.int64)
 
 
-def box_values(codes: np.ndarray, flip: bool, bound: float, centre: bool,
-               out: np.ndarray) -> None:  # fmt: skip
+def box_values(codes: np.ndarray, flip: bool, bound: float, centre: bool, out: np.ndarray) -> None:
     """out[k, c] = the dequantised square uint8 planes codes [n, 2, S, S] (a view with unit
     column stride, e.g. a box of whole planes), mirrored and x negated if flip, each plane's
     mean subtracted if centre."""
@@ -110,29 +109,48 @@ def box_values(codes: np.ndarray, flip: bool, bound: float, centre: bool,
     plane, row, column = codes.strides[1:]
     if column != 1 or codes.strides[0] != 2 * plane:
         raise ValueError("box_values needs planes with unit column stride, x and y alternating")
-    library().box_values(_ptr(codes), 2 * n, plane, row, size, int(flip), bound, int(centre),
-                         _ptr(out))  # fmt: skip
+    library().box_values(
+        _ptr(codes), 2 * n, plane, row, size, int(flip), bound, int(centre), _ptr(out)
+    )
 
 
-def decode_boxes(datas: Sequence[bytes], names: Sequence[str], frame: tuple[int, int],
-                 box: Box) -> np.ndarray:  # fmt: skip
+def decode_boxes(
+    datas: Sequence[bytes], names: Sequence[str], frame: tuple[int, int], box: Box
+) -> np.ndarray:
     """uint8 [n, bh, bw]: the (x0, y0, bw, bh) box of gray JPEGs of frame (h, w); CodecError
     naming the file that fails."""
     x0, y0, bw, bh = box
     out = np.empty((len(datas), bh, bw), np.uint8)
     pointers, sizes = _jpeg_args(datas, names)
     failure = _Failure()
-    failure.check(library().decode_boxes(len(datas), pointers, _ptr(sizes), *frame, x0, y0, bw,
-                                         bh, _ptr(out), ctypes.byref(failure.kind),
-                                         failure.message), names)  # fmt: skip
+    failure.check(
+        library().decode_boxes(
+            len(datas),
+            pointers,
+            _ptr(sizes),
+            *frame,
+            x0,
+            y0,
+            bw,
+            bh,
+            _ptr(out),
+            ctypes.byref(failure.kind),
+            failure.message,
+        ),
+        names,
+    )
     return out
 
 
 def trajectory_chain(
-    planes: Sequence[bytes] | Sequence[np.ndarray], names: Sequence[str], frame: tuple[int, int],
-    affine: tuple[float, float], points: tuple[np.ndarray, np.ndarray], outs: Sequence[np.ndarray],
+    planes: Sequence[bytes] | Sequence[np.ndarray],
+    names: Sequence[str],
+    frame: tuple[int, int],
+    affine: tuple[float, float],
+    points: tuple[np.ndarray, np.ndarray],
+    outs: Sequence[np.ndarray],
     centre: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Follow a chain of fields (planes: x, y of each in chain order, as JPEG bytes or decoded
     uint8 frames) from points (float32 px, py, inside the frame, moved in place); outs[2s],
     outs[2s + 1] (float32, contiguous) get step s's x and y values (codes mapped by the
@@ -144,7 +162,17 @@ def trajectory_chain(
         sources = (pointers, _ptr(sizes), None)
     else:
         sources = (None, None, _pointers(planes))
-    failed = library().trajectory_chain(len(outs) // 2, *sources, *frame, *affine, _ptr(px),
-                                        _ptr(py), px.size, _pointers(outs), int(centre),
-                                        ctypes.byref(failure.kind), failure.message)  # fmt: skip
+    failed = library().trajectory_chain(
+        len(outs) // 2,
+        *sources,
+        *frame,
+        *affine,
+        _ptr(px),
+        _ptr(py),
+        px.size,
+        _pointers(outs),
+        int(centre),
+        ctypes.byref(failure.kind),
+        failure.message,
+    )
     failure.check(failed, names)

@@ -14,9 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from flowpipe.storage.codec import decode_jpeg
 from flowpipe.data import native_loader
 from flowpipe.data.transforms import Box
+from flowpipe.storage.codec import decode_jpeg
 
 
 class FlowPlanes(Protocol):
@@ -86,8 +86,9 @@ class EncodedFlow:
         if native_loader.library() is not None:
             return native_loader.decode_boxes(datas, names, self.frame, box)
         x0, y0, bw, bh = box
-        whole_planes = [check_shape(decode_jpeg(d, n), self.frame, n)
-                        for d, n in zip(datas, names, strict=True)]  # fmt: skip
+        whole_planes = [
+            check_shape(decode_jpeg(d, n), self.frame, n) for d, n in zip(datas, names, strict=True)
+        ]
         return np.stack([p[y0 : y0 + bh, x0 : x0 + bw] for p in whole_planes])
 
     def codes(self, box: Box | None = None) -> np.ndarray:

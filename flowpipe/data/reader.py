@@ -11,10 +11,10 @@ from collections.abc import Iterator, Sequence
 import cv2
 import numpy as np
 
-from flowpipe.storage.codec import decode_jpeg
 from flowpipe.data.planes import EncodedFlow, check_shape
 from flowpipe.data.records import VideoRecord
-from flowpipe.storage.dataset import DatasetStore, backward_names, flow_names, image_name
+from flowpipe.storage import DatasetStore, backward_names, flow_names, image_name
+from flowpipe.storage.codec import decode_jpeg
 
 
 class VideoReader:

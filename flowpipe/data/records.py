@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowpipe.data.splits import Split, folder_split, read_split
-from flowpipe.storage.dataset import DatasetStore
+from flowpipe.storage import DatasetStore
 
 MISSING_POLICIES = ("error", "skip")
 
@@ -37,9 +37,15 @@ def record_from_meta(video_id: str, label: int, meta: dict) -> VideoRecord:
     settings = meta["settings"]
     width, height = meta["size"]
     return VideoRecord(
-        video_id, label, int(meta["flows"]), int(width), int(height), float(settings["bound"]),
-        bool(settings["backward"]), bool(settings["rgb"]),
-    )  # fmt: skip
+        video_id,
+        label,
+        int(meta["flows"]),
+        int(width),
+        int(height),
+        float(settings["bound"]),
+        bool(settings["backward"]),
+        bool(settings["rgb"]),
+    )
 
 
 def dataset_split(store: DatasetStore, done: dict[str, dict]) -> Split:
@@ -82,9 +88,12 @@ def _match_ids(split: Split, done: dict[str, dict]) -> dict[str, str]:
 
 
 def load_records(
-    root: str, split: str | Path | Split | None = None, fold: int = 1, subset: str = "train",
+    root: str,
+    split: str | Path | Split | None = None,
+    fold: int = 1,
+    subset: str = "train",
     missing: str = "error",
-) -> tuple[list[VideoRecord], list[str]]:  # fmt: skip
+) -> tuple[list[VideoRecord], list[str]]:
     """The split's videos as records, and the class names ("class_<i>" where unnamed).
 
     `split` None uses the dataset's labels. A split video that was never extracted is an
@@ -109,8 +118,11 @@ def load_records(
         )
     if absent:
         warnings.warn(f"skipping {len(absent)} split videos not in {root}", stacklevel=2)
-    records = [record_from_meta(matched[v], label, done[matched[v]]) for v, label in split.entries
-               if v in matched]  # fmt: skip
+    records = [
+        record_from_meta(matched[v], label, done[matched[v]])
+        for v, label in split.entries
+        if v in matched
+    ]
     if not records:
         raise ValueError(f"{root}: the split selects no video")
     count = max(max(r.label for r in records) + 1, len(split.class_names or []))

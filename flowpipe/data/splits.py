@@ -118,9 +118,11 @@ def read_ucf101(folder: Path, fold: int = 1, subset: str = "train") -> Split:
 def read_hmdb51(folder: Path, fold: int = 1, subset: str = "train") -> Split:
     """HMDB-51's split `fold`: every <class>_test_split<fold>.txt, code 1 train / 2 test."""
     files = sorted(
-        (m.group(1), p) for p in folder.iterdir() if (m := _HMDB_RE.match(p.name))
+        (m.group(1), p)
+        for p in folder.iterdir()
+        if (m := _HMDB_RE.match(p.name))
         if int(m.group(2)) == fold
-    )  # fmt: skip
+    )
     if not files:
         raise FileNotFoundError(f"{folder}: no HMDB-51 files *_test_split{fold}.txt")
     classes = [name for name, _ in files]

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from flowpipe.storage.codec import dequantize, dequantize_affine
 from flowpipe.data import native_loader
 from flowpipe.data.planes import FlowPlanes
 from flowpipe.data.transforms import Box, View
+from flowpipe.storage.codec import dequantize, dequantize_affine
 
 
 def _sample(planes: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
@@ -39,8 +39,9 @@ def _sample(planes: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.T
     gx = px * (2.0 / max(width - 1, 1)) - 1.0
     gy = py * (2.0 / max(height - 1, 1)) - 1.0
     grid = torch.stack((gx, gy), dim=-1)[None]
-    out = F.grid_sample(planes[None], grid, mode="bilinear", padding_mode="border",
-                        align_corners=True)  # fmt: skip
+    out = F.grid_sample(
+        planes[None], grid, mode="bilinear", padding_mode="border", align_corners=True
+    )
     return out[0]
 
 
@@ -51,8 +52,9 @@ def _positions(view: View, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(xs[::-1] if mirrored else xs, ys)
 
 
-def _sample_at(planes: torch.Tensor, view: View, mirrored: bool,
-               origin: tuple[int, int] = (0, 0)) -> torch.Tensor:  # fmt: skip
+def _sample_at(
+    planes: torch.Tensor, view: View, mirrored: bool, origin: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
     """Bilinear samples of float planes [C, H, W] (whose corner is source pixel `origin`) at
     the view's output pixels -> [C, S, S]."""
     px, py = _positions(view, mirrored)
@@ -80,8 +82,9 @@ def _centre(stack: np.ndarray) -> np.ndarray:
     return stack
 
 
-def _box_values(codes: np.ndarray, flip: bool, bound: float, centre: bool,
-                out: np.ndarray) -> np.ndarray:  # fmt: skip
+def _box_values(
+    codes: np.ndarray, flip: bool, bound: float, centre: bool, out: np.ndarray
+) -> np.ndarray:
     """out[k, c] = square box codes[k, c] dequantised, mirrored and x negated when flip, each
     plane's mean subtracted when centre: one native loop, else a uint8 flip and a LUT call
     per plane."""
@@ -154,8 +157,14 @@ def chains_of(fields: Sequence[tuple[int, bool]]) -> list[list[int]]:
     return [c for c in (forward, backward) if c]
 
 
-def _chains_with_opencv(codes: np.ndarray, bound: float, chains: Sequence[Sequence[int]],
-                        view: View, out: np.ndarray, centre: bool) -> None:  # fmt: skip
+def _chains_with_opencv(
+    codes: np.ndarray,
+    bound: float,
+    chains: Sequence[Sequence[int]],
+    view: View,
+    out: np.ndarray,
+    centre: bool,
+) -> None:
     """The chains over decoded codes [n, 2, H, W] with cv2.remap (machines without the native
     loops): every field dequantised by one table lookup, then sampled at the points."""
     n, _, h, w = codes.shape
@@ -164,17 +173,28 @@ def _chains_with_opencv(codes: np.ndarray, bound: float, chains: Sequence[Sequen
         px, py = _start_points(view, (h, w))
         for k in chain:
             for c in range(2):
-                cv2.remap(fields[k, c], px, py, cv2.INTER_LINEAR, dst=out[k, c],
-                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+                cv2.remap(
+                    fields[k, c],
+                    px,
+                    py,
+                    cv2.INTER_LINEAR,
+                    dst=out[k, c],
+                    borderMode=cv2.BORDER_REPLICATE,
+                )
             np.clip(np.add(px, out[k, 0], out=px), 0, w - 1, out=px)
             np.clip(np.add(py, out[k, 1], out=py), 0, h - 1, out=py)
     if centre:
         _centre(out)
 
 
-def _chain_native(source: FlowPlanes, chain: Sequence[int], affine: tuple[float, float],
-                  points: tuple[np.ndarray, np.ndarray], out: np.ndarray,
-                  centre: bool) -> None:  # fmt: skip
+def _chain_native(
+    source: FlowPlanes,
+    chain: Sequence[int],
+    affine: tuple[float, float],
+    points: tuple[np.ndarray, np.ndarray],
+    out: np.ndarray,
+    centre: bool,
+) -> None:
     """The chain in one native call, from the JPEG bytes or the decoded planes."""
     planes = [2 * k + c for k in chain for c in range(2)]
     data, names = source.native_planes(planes)
@@ -191,9 +211,12 @@ def _start_points(view: View, frame: tuple[int, int]) -> tuple[np.ndarray, np.nd
 
 
 def trajectory_stack(
-    source: FlowPlanes, bound: float, view: View, chains: Sequence[Sequence[int]],
+    source: FlowPlanes,
+    bound: float,
+    view: View,
+    chains: Sequence[Sequence[int]],
     centre: bool = False,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     """Trajectory stacking: each chain of fields followed from the view's grid points, each
     step decoding only the box of the field its points visit; centre subtracts each plane's
     mean."""

@@ -72,20 +72,33 @@ def centre_crop(width: int, height: int, size: int, flip: bool = False) -> View:
 
 def _corners(width: int, height: int, w: int, h: int) -> list[tuple[int, int]]:
     """Top-left positions of a w × h box at the 4 corners and the centre (TSN's fixed crops)."""
-    return [(0, 0), (width - w, 0), (0, height - h), (width - w, height - h),
-            ((width - w) // 2, (height - h) // 2)]  # fmt: skip
+    return [
+        (0, 0),
+        (width - w, 0),
+        (0, height - h),
+        (width - w, height - h),
+        ((width - w) // 2, (height - h) // 2),
+    ]
 
 
 def multiscale_crop(
-    rng: np.random.Generator, width: int, height: int, size: int,
-    scales: tuple[float, ...] = TSN_SCALES, max_distort: int = 1,
-) -> View:  # fmt: skip
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    size: int,
+    scales: tuple[float, ...] = TSN_SCALES,
+    max_distort: int = 1,
+) -> View:
     """TSN's augmentation: box sides from scales × the short side (aspect distorted by at
     most `max_distort` scale steps), at a random corner or the centre, resized, maybe mirrored."""
     base = min(width, height)
     sides = [max(1, int(base * s)) for s in scales]
-    pairs = [(w, h) for i, w in enumerate(sides) for j, h in enumerate(sides)
-             if abs(i - j) <= max_distort]  # fmt: skip
+    pairs = [
+        (w, h)
+        for i, w in enumerate(sides)
+        for j, h in enumerate(sides)
+        if abs(i - j) <= max_distort
+    ]
     w, h = pairs[int(rng.integers(0, len(pairs)))]
     corners = _corners(width, height, w, h)
     x0, y0 = corners[int(rng.integers(0, len(corners)))]

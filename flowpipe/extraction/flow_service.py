@@ -2,10 +2,14 @@
 
 A Dask worker runs several videos at once on its threads; each asks for the flow of a chunk
 of its frames. On a GPU the solver is only busy with 128+ pairs per call, more than a short
-video's chunk, so the requests of all threads go to one `FlowBatcher`, whose thread merges
+video's chunk, so the requests of all threads go to one `FlowService`, whose thread merges
 requests of the same frame size and parameters into one `tvl1_flow` call and hands each
 request its slice of the result. On CUDA it solves on a stream of its own and hands results
 over complete, so the callers' copies to the host overlap the next solve.
+
+    service = service_for("cuda", JobTuning())
+    future = service.submit(prev, nxt, TVL1Params())   # uint8 [B,H,W] CPU frames
+    flow = future.result()                              # float32 [B,2,H,W] on the GPU
 """
 
 from __future__ import annotations
@@ -19,12 +23,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from flowpipe.devices import resolve_device
+from flowpipe.extraction.settings import JobTuning
 from flowpipe.flow import TVL1Params, tvl1_flow
-from flowpipe.flow.frames import resolve_device
-
-# Seconds the service waits for more requests of the oldest request's key before solving
-# (CUDA only: on CPU one call already keeps the cores busy, so waiting would only add delay).
-LINGER_S = 0.002
 
 Key = tuple[int, int, TVL1Params]
 
@@ -44,20 +45,20 @@ class _Request:
         return self.prev.shape[0]
 
 
-class FlowBatcher:
+class FlowService:
     """Merges flow requests from many threads into batched `tvl1_flow` calls on one device.
 
-    `linger` defaults to LINGER_S on CUDA, 0 on CPU. `batches_run` and `pairs_run` count the
-    solver calls made and the pairs given to them.
+    A call takes up to `max_pairs` pairs; the service waits up to `linger` seconds for more
+    requests of the oldest one's kind before solving (`service_for` lingers on CUDA only: on
+    CPU one call already keeps the cores busy). `batches_run` and `pairs_run` count the solver
+    calls made and the pairs given to them.
     """
 
-    def __init__(self, device: str, max_pairs: int, linger: float | None = None) -> None:
+    def __init__(self, device: str, max_pairs: int, linger: float = 0.0) -> None:
         if max_pairs < 1:
             raise ValueError(f"max_pairs must be at least 1, got {max_pairs!r}")
         self.device = _device(device)
         self.max_pairs = max_pairs
-        if linger is None:
-            linger = LINGER_S if self.device.type == "cuda" else 0.0
         self.linger = linger
         self.batches_run = 0
         self.pairs_run = 0
@@ -66,11 +67,11 @@ class FlowBatcher:
         self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
         self._pending: deque[_Request] = deque()
         self._ready = threading.Condition()
-        threading.Thread(target=self._serve, name="flowpipe-batcher", daemon=True).start()
+        threading.Thread(target=self._serve, name="flowpipe-flow-service", daemon=True).start()
 
     def submit(self, prev: torch.Tensor, nxt: torch.Tensor, params: TVL1Params) -> Future:
         """Queue uint8 [B,H,W] CPU frame pairs; the future gets float32 [B,2,H,W] flow on the
-        batcher's device, or the solver's exception (ValueError for malformed frames)."""
+        service's device, or the solver's exception (ValueError for malformed frames)."""
         try:
             request = _Request(prev, nxt, _key(prev, nxt, params))
         except ValueError as err:
@@ -147,18 +148,19 @@ class FlowBatcher:
         """The frames as one tensor on the device; to CUDA through pinned memory, asynchronously."""
         if self.device.type != "cuda":
             return frames[0] if len(frames) == 1 else torch.cat(frames)
-        pinned = torch.empty((sum(len(f) for f in frames), *frames[0].shape[1:]),
-                             dtype=frames[0].dtype, pin_memory=True)  # fmt: skip
+        pinned = torch.empty(
+            (sum(len(f) for f in frames), *frames[0].shape[1:]),
+            dtype=frames[0].dtype,
+            pin_memory=True,
+        )
         torch.cat(frames, out=pinned)
         return pinned.to(self.device, non_blocking=True)
 
 
 def _device(device: str) -> torch.device:
     """The device `device` names, with its index (so "cuda" and "cuda:0" are one device)."""
-    dev = resolve_device(device)
-    if dev.type == "cuda" and dev.index is None:
-        return torch.device("cuda", torch.cuda.current_device())
-    return dev
+    current = torch.cuda.current_device() if torch.cuda.is_available() else None
+    return resolve_device(device, index=current)
 
 
 def _current(device: torch.device) -> contextlib.AbstractContextManager:
@@ -185,14 +187,17 @@ def _key(prev: torch.Tensor, nxt: torch.Tensor, params: TVL1Params) -> Key:
     return prev.shape[1], prev.shape[2], params
 
 
-_batchers: dict[tuple[str, int], FlowBatcher] = {}
-_batchers_lock = threading.Lock()
+_services: dict[tuple[str, int, float], FlowService] = {}
+_services_lock = threading.Lock()
 
 
-def batcher_for(device: str, max_pairs: int) -> FlowBatcher:
-    """This process's batcher for (device, max_pairs), made on first use."""
-    key = (str(_device(device)), max_pairs)
-    with _batchers_lock:
-        if key not in _batchers:
-            _batchers[key] = FlowBatcher(device, max_pairs)
-        return _batchers[key]
+def service_for(device: str, tuning: JobTuning) -> FlowService:
+    """This process's flow service for `device` with the tuning's batch size and linger, made
+    on first use and shared by the videos the process's threads run."""
+    dev = _device(device)
+    cuda = dev.type == "cuda"
+    key = (str(dev), tuning.solver_pairs(cuda), tuning.linger_s if cuda else 0.0)
+    with _services_lock:
+        if key not in _services:
+            _services[key] = FlowService(str(dev), key[1], key[2])
+        return _services[key]

@@ -1,218 +1,267 @@
-"""Running extraction on Dask: an embedded LocalCluster or an existing scheduler.
+"""A run of `flowpipe extract`: the plan, the tasks on the cluster, the dataset-level files.
 
-One task per video. A worker that dies takes its task to another worker (Dask reschedules
-it); an input that cannot be read comes back as a failure record and is not retried. The client
-owns the dataset-level files (videos.txt, failures.jsonl, flowpipe.json); workers write only
-their videos' files. Re-running skips videos whose meta.json matches the settings.
+One task per video, a bounded number in flight (a multiple of the cluster's worker threads),
+so the client and the scheduler hold little whatever the number of videos. A worker that dies
+takes its task to another worker (Dask reschedules it); an input that cannot be read comes back
+as a failure record and is not retried. The client owns the dataset-level files (videos.txt,
+failures.jsonl, flowpipe.json), written under the dataset's lease so concurrent runs take
+turns; workers write only their videos' files, each under its video's lease.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import random
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-from tqdm import tqdm
-
-from flowpipe import SPINCOUNT, __version__
-from flowpipe.extraction.worker import (
-    CUDA_DEFAULT_BATCH,
-    DEFAULT_BATCH,
-    PROGRESS_TOPIC,
-    TORCH_THREADS_ENV,
-    ExtractSettings,
-    VideoTask,
-    extract_video,
-    failure_record,
-)
-from flowpipe.flow.frames import resolve_device
+from flowpipe import __version__
+from flowpipe.extraction.cluster import ClusterOptions, check_gpu_workers, connect
+from flowpipe.extraction.plan import Plan, RunOptions, describe, make_plan, open_output
+from flowpipe.extraction.progress import Progress
+from flowpipe.extraction.settings import ExtractSettings
+from flowpipe.extraction.sources import redact
+from flowpipe.extraction.tasks import VideoTask
+from flowpipe.extraction.worker import PROGRESS_TOPIC, VideoJob, extract_video, failure_record
 from flowpipe.storage.dataset import DatasetStore
+from flowpipe.storage.leases import Holder, Leases
+from flowpipe.storage.markers import normalised
+from flowpipe.storage.summary import settings_sets
 
-# Videos a GPU worker runs at once (its threads), so that its FlowBatcher has chunks of several
-# videos to merge into one solver call; each task holds 1/VIDEOS_PER_GPU of the worker's GPU.
-VIDEOS_PER_GPU = 4
-
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """Where the tasks run: an existing scheduler (address or file), else a LocalCluster."""
-
-    scheduler: str | None = None
-    scheduler_file: str | None = None
-    workers: int | None = None
-    device: str = "auto"
-    batch: int | None = None
-    retries: int = 2
-
-    def chunk_pairs(self) -> int:
-        """Frame pairs per chunk of a video: `batch`, else the default of the workers' device."""
-        if self.batch is not None:
-            return self.batch
-        return CUDA_DEFAULT_BATCH if use_gpu(self.device) else DEFAULT_BATCH
+Echo = Callable[[str], None]
+TASKS_PER_THREAD = 4  # tasks in flight per worker thread: enough to keep them busy
+MIN_IN_FLIGHT = 16
+VISIBILITY_SAMPLE = 32  # finished videos the client looks for after the run
+DATASET_LEASE_WAIT = 300.0  # seconds a run waits for another to finish its dataset files
 
 
 @dataclass
 class RunSummary:
-    """What a run did: videos finished now, skipped as already done, and failures."""
+    """What a run did: videos finished now, skipped as already done, being written by another
+    live run (not done), and failures."""
 
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    busy: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
-
-def use_gpu(device: str) -> bool:
-    """Whether the workers run the engine on CUDA."""
-    return device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-
-
-# Dask's statistical profiler takes the GIL every 10 ms to sample every thread's stack, and
-# the solver's Python loop (thousands of small launches per call) waits for it each time.
-WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
-
-
-@contextlib.contextmanager
-def connect(options: ClusterOptions) -> Iterator[Any]:
-    """A distributed.Client on the scheduler asked for, or on a new LocalCluster."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    if options.scheduler or options.scheduler_file:
-        with Client(options.scheduler, scheduler_file=options.scheduler_file) as client:
-            yield client
-        return
-    if options.device != "auto":
-        resolve_device(options.device)  # a clear error for a bad name or CUDA missing here
-    gpus = torch.cuda.device_count() if use_gpu(options.device) else 0
-    workers = options.workers or gpus or max(1, min(4, (os.cpu_count() or 2) // 2))
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
-    # Dask's nanny pins OpenMP to one thread per worker; the engine's kernels need the cores,
-    # and its two OpenMP runtimes a short spin (see flowpipe/__init__.py), set before they load.
-    env = {"OMP_NUM_THREADS": threads, TORCH_THREADS_ENV: threads, "GOMP_SPINCOUNT": SPINCOUNT}
-    with (
-        dask.config.set(WORKER_CONFIG),
-        LocalCluster(n_workers=workers, threads_per_worker=VIDEOS_PER_GPU if gpus else 1,
-                     processes=True, env=env, resources={"GPU": 1} if gpus else None,
-                     dashboard_address=":0") as cluster,
-        Client(cluster) as client,
-    ):  # fmt: skip
-        yield client
+    @property
+    def complete(self) -> bool:
+        """Whether every input is done now."""
+        return not self.failed and not self.busy
 
 
 def run_extraction(
     tasks: list[VideoTask],
-    root: str,
+    out: str,
     settings: ExtractSettings,
-    options: ClusterOptions,
-    pack: str = "folder",
-    overwrite: bool = False,
-    progress: bool = True,
-    echo: Callable[[str], None] = print,
+    cluster: ClusterOptions,
+    options: RunOptions = RunOptions(),  # noqa: B008 (frozen)
     client: Any = None,
-    on_frames: Callable[[int], None] = lambda frames: None,
+    echo: Echo = print,
 ) -> RunSummary:
-    """Extract every task not already done; write videos.txt, failures.jsonl, flowpipe.json.
-    Runs on `client` when given, else on the cluster `options` names; `on_frames` hears
-    the frames the workers finish, as they go (the frame progress bar shows the same)."""
-    store = DatasetStore(root, pack)
-    store.remove_stale_temporaries()  # left by writers killed in an earlier run
-    wanted = settings.as_dict()
-    finished = {} if overwrite else store.list_done()
-    summary = RunSummary()
-    todo = []
-    for task in tasks:
-        meta = finished.get(task.video_id)
-        if meta is not None and meta.get("settings") == wanted:
-            summary.skipped.append(task.video_id)
-        else:
-            todo.append(task)
-    ids = {t.video_id for t in tasks}
-    store.clear_failures(keep=lambda r: r.get("video_id") not in ids)
-    if todo:
-        with contextlib.nullcontext(client) if client else connect(options) as active:
-            _submit_all(active, todo, store, settings, options, summary, progress, echo,
-                        on_frames)  # fmt: skip
-    _write_dataset_files(store, settings)
+    """Extract every task not already done into OUT and write its dataset files. Runs on
+    `client` when given, else on the cluster `cluster` names. Every check that can be made
+    before work (OUT, settings, labels) raises ValueError before any cluster starts."""
+    cluster.check()
+    store = open_output(out, options)
+    run = uuid.uuid4().hex
+    holder = Holder.this_process(run)
+    dataset_lease = Leases(store.files, "dataset", holder, options.tuning.lease_seconds)
+    with dataset_lease.wait("files", DATASET_LEASE_WAIT):
+        plan = make_plan(store, tasks, settings, options)
+        store.remove_stale_temporaries()  # left by writers killed in an earlier run
+        _start_manifest(store, settings, plan)
+    describe(plan, echo)
+    summary = RunSummary(skipped=list(plan.skipped))
+    if plan.todo:
+        jobs = _jobs(plan, settings, cluster, options, run)
+        with (
+            contextlib.nullcontext(client)
+            if client
+            else connect(cluster, options.tuning, echo) as active
+        ):
+            _run_jobs(active, jobs, cluster, options, summary, echo)
+        _check_visible(store, summary, plan)
+    with dataset_lease.wait("files", DATASET_LEASE_WAIT):
+        _write_dataset_files(store, settings, plan, summary, tasks)
     return summary
 
 
-def _submit_all(
-    client: Any, todo: list[VideoTask], store: DatasetStore, settings: ExtractSettings,
-    options: ClusterOptions, summary: RunSummary, progress: bool,
-    echo: Callable[[str], None], on_frames: Callable[[int], None],
-) -> None:  # fmt: skip
+def _jobs(
+    plan: Plan,
+    settings: ExtractSettings,
+    cluster: ClusterOptions,
+    options: RunOptions,
+    run: str,
+) -> list[VideoJob]:
+    """The plan's work as the jobs the workers run."""
+    pairs = cluster.chunk_pairs(options.tuning)
+    return [
+        VideoJob(task, settings, plan.output, cluster.device, options.tuning, run, pairs, seen)
+        for task, seen in plan.todo
+    ]
+
+
+def _run_jobs(
+    client: Any,
+    jobs: list[VideoJob],
+    cluster: ClusterOptions,
+    options: RunOptions,
+    summary: RunSummary,
+    echo: Echo,
+) -> None:
+    """Run the jobs, a bounded number in flight, recording each result as it comes back."""
     from distributed import as_completed
 
-    resources = {"GPU": 1 / VIDEOS_PER_GPU} if use_gpu(options.device) else None
+    resources = {"GPU": 1 / options.tuning.videos_per_gpu} if cluster.on_gpu else None
     if resources:
         check_gpu_workers(client, echo)
-    echo(f"dashboard: {client.dashboard_link}")
-    futures = {
-        client.submit(extract_video, task, settings, store.url, store.pack, options.device,
-                      options.chunk_pairs(),
-                      key=f"extract-{task.video_id}", retries=options.retries,
-                      resources=resources, pure=False): task
-        for task in todo
-    }  # fmt: skip
-    bar = tqdm(total=len(futures), unit="video", disable=not progress, position=0)
-    frames = tqdm(unit="frame", disable=not progress, position=1)
-    client.subscribe_topic(PROGRESS_TOPIC, lambda event: _count_frames(event, frames, on_frames))
+    _echo_dashboard(client, echo)
+    progress = Progress(len(jobs), options.progress, options.tuning.progress_seconds)
+    client.subscribe_topic(PROGRESS_TOPIC, lambda event: progress.event(event[1]))
+    pending = iter(jobs)
+    futures: dict[Any, VideoJob] = {}
+
+    def submit(count: int) -> list[Any]:
+        submitted = []
+        for job in _take(pending, count):
+            future = client.submit(
+                extract_video,
+                job,
+                key=f"extract-{job.run[:8]}-{job.task.video_id}",
+                retries=cluster.retries,
+                resources=resources,
+                pure=False,
+            )
+            futures[future] = job
+            submitted.append(future)
+        return submitted
+
     try:
-        for future in as_completed(futures):
-            task = futures[future]
-            result = _result(future, task)
-            if result["status"] == "done":
-                summary.done.append(task.video_id)
-            else:
-                summary.failed.append(result)
-                store.append_failure(result)
-                echo(f"failed: {result['path']}: {result['message']}")
-            bar.update()
+        running = as_completed(submit(_in_flight(client)))
+        for future in running:
+            job = futures.pop(future)
+            _record(_result(future, job.task), summary, progress, echo)
+            running.update(submit(1))
     except KeyboardInterrupt:
         client.cancel(list(futures))
         raise
     finally:
         client.unsubscribe_topic(PROGRESS_TOPIC)
-        frames.close()
-        bar.close()
+        progress.close()
 
 
-def check_gpu_workers(client: Any, echo: Callable[[str], None]) -> None:
-    """GPU tasks run only on workers that declare a GPU resource: with workers but none such,
-    the job would wait forever, so it is refused; with no worker yet, it waits for them."""
-    workers = client.scheduler_info()["workers"].values()
-    if not workers:
-        echo("waiting for workers (GPU tasks need workers started with --resources GPU=1)")
-    elif not any(w.get("resources", {}).get("GPU") for w in workers):
-        raise ValueError(
-            "GPU extraction asked for, but no worker of the cluster declares a GPU resource:"
-            " start GPU workers with `--resources GPU=1`, or use --device cpu"
-        )
+def _in_flight(client: Any) -> int:
+    """Tasks to keep on the cluster: a few per worker thread (workers that join later add
+    theirs as tasks finish)."""
+    threads = sum(client.nthreads().values())
+    return max(MIN_IN_FLIGHT, TASKS_PER_THREAD * threads)
 
 
-def _count_frames(event: tuple[float, int], bar: Any, on_frames: Callable[[int], None]) -> None:
-    """A worker's progress event: (time, frames done since its last event)."""
-    bar.update(event[1])
-    on_frames(event[1])
+def _take(items: Iterator[VideoJob], count: int) -> list[VideoJob]:
+    taken = []
+    for item in items:
+        taken.append(item)
+        if len(taken) == count:
+            break
+    return taken
+
+
+def _echo_dashboard(client: Any, echo: Echo) -> None:
+    """The dashboard's address, when the scheduler serves one."""
+    with contextlib.suppress(Exception):
+        services = client.scheduler_info().get("services", {})
+        if "dashboard" in services:
+            echo(f"dashboard: {client.dashboard_link}")
 
 
 def _result(future: Any, task: VideoTask) -> dict[str, Any]:
     try:
         return future.result()
-    except Exception as err:  # a task that crashed its workers retries times
+    except Exception as err:  # a task that crashed its workers `retries` times
         return failure_record(task, err)
 
 
-def _write_dataset_files(store: DatasetStore, settings: ExtractSettings) -> None:
-    """videos.txt and flowpipe.json from the finished videos (their meta.json is the truth)."""
-    finished = store.list_done()
-    rows = [(vid, int(meta["flows"]), meta.get("label")) for vid, meta in sorted(finished.items())]
-    store.write_video_list(rows)
-    store.write_manifest({
+def _record(result: dict[str, Any], summary: RunSummary, progress: Progress, echo: Echo) -> None:
+    """One task's result in the summary and on screen."""
+    status, video_id = result["status"], result["video_id"]
+    if status == "done":
+        summary.done.append(video_id)
+    elif status == "skipped":
+        summary.skipped.append(video_id)
+    elif status == "busy":
+        summary.busy.append(result)
+        progress.write(f"busy: {result['message']}")
+    else:
+        summary.failed.append(result)
+        progress.write(f"failed: {result['path']}: {result['message']}")
+    progress.finished(video_id, status in ("done", "skipped"), result.get("frames"))
+
+
+def _check_visible(store: DatasetStore, summary: RunSummary, plan: Plan) -> None:
+    """ValueError when videos the workers finished are not in OUT as this client sees it (the
+    workers wrote somewhere else: another machine's disk, another working directory)."""
+    sample = random.sample(summary.done, min(VISIBILITY_SAMPLE, len(summary.done)))
+    unseen = [vid for vid in sample if store.read_meta(vid) is None]
+    if unseen:
+        raise ValueError(
+            f"the workers finished {len(summary.done)} videos, but this client does not see "
+            f"them in {redact(store.url)} (e.g. {unseen[0]!r}): the workers write to another "
+            "disk; give OUT as a path that they and this machine share, or an fsspec URL"
+        )
+
+
+def _start_manifest(store: DatasetStore, settings: ExtractSettings, plan: Plan) -> None:
+    """flowpipe.json before any work: a run with other settings started later is refused."""
+    manifest = store.read_manifest() or {"counts": {"videos": 0, "flows": 0, "failures": 0}}
+    wanted = normalised(settings.as_dict())
+    if manifest.get("settings") == wanted and manifest.get("classes") == plan.classes:
+        return
+    manifest.update(_identity_fields(settings, plan))
+    store.write_manifest(manifest)
+
+
+def _identity_fields(settings: ExtractSettings, plan: Plan) -> dict[str, Any]:
+    fields: dict[str, Any] = {
         "flowpipe_version": __version__,
         "settings": settings.as_dict(),
-        "counts": {"videos": len(finished), "flows": sum(r[1] for r in rows),
-                   "failures": len(store.read_failures())},
-    })  # fmt: skip
+        "adopted": plan.output.adopted,
+    }
+    if plan.classes:
+        fields["classes"] = plan.classes
+    return fields
+
+
+def _write_dataset_files(
+    store: DatasetStore,
+    settings: ExtractSettings,
+    plan: Plan,
+    summary: RunSummary,
+    tasks: list[VideoTask],
+) -> None:
+    """videos.txt, failures.jsonl and flowpipe.json from the finished videos (their meta.json
+    is the truth); with other runs' videos in OUT, all of them."""
+    ids = {t.video_id for t in tasks} - {b["video_id"] for b in summary.busy}
+    store.clear_failures(keep=lambda r: r.get("video_id") not in ids)
+    for record in summary.failed:
+        store.append_failure(record)
+    finished = store.list_done()
+    rows = [(vid, int(m["flows"]), m.get("label")) for vid, m in sorted(finished.items())]
+    if len({label is None for _, _, label in rows}) > 1:
+        rows = [(vid, flows, None) for vid, flows, _ in rows]  # never blocks: labels dropped
+    store.write_video_list(rows)
+    sets = settings_sets(finished)
+    manifest = {
+        **_identity_fields(settings, plan),
+        "counts": {
+            "videos": len(finished),
+            "flows": sum(r[1] for r in rows),
+            "failures": len(store.read_failures()),
+        },
+    }
+    if len(sets) > 1:
+        manifest["mixed_settings"] = sets
+    store.write_manifest(manifest)

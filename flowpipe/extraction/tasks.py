@@ -1,52 +1,158 @@
-"""Turning `flowpipe extract` inputs (files, folders, a list file) into tasks with video ids."""
+"""Turning `flowpipe extract` inputs (files, folders, a list file; local paths or fsspec URLs)
+into tasks with video ids and labels, checked before anything runs."""
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from flowpipe.extraction.worker import VideoTask
-from flowpipe.extraction.video import find_videos, video_id
+from flowpipe.extraction.sources import (
+    find_remote_videos,
+    is_url,
+    local_path,
+    redact,
+    remote_exists,
+)
+from flowpipe.extraction.video import VIDEO_EXTENSIONS, find_videos, video_id
+from flowpipe.storage.layout import check_video_id
 
 
-def collect_tasks(inputs: list[str], list_file: str | None = None) -> list[VideoTask]:
-    """One task per video: folders are searched recursively (ids relative to the folder), files
-    stand for themselves (id = stem; a missing one fails at extraction, in failures.jsonl), and
-    a list file holds "<path> [<label>]" lines relative to its own folder. ValueError when two
-    inputs map to the same video id, before anything runs."""
+@dataclass(frozen=True)
+class VideoTask:
+    """One input: its path (absolute, or a URL), its dataset id, and its label when the input
+    list gave one (`class_name` too when the list named the class)."""
+
+    path: str
+    video_id: str
+    label: int | None = None
+    class_name: str | None = None
+
+
+def collect_tasks(
+    inputs: list[str],
+    list_file: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> list[VideoTask]:
+    """One task per video, paths made absolute (they mean the same on every worker).
+
+    Folders are searched recursively (ids relative to the folder), files stand for themselves
+    (id = stem), and a list file holds "<path> [<label>]" lines relative to its own folder
+    (`#` starts a comment; a label is a class index or a class name, names numbered in sorted
+    order). ValueError, before anything runs, for a missing input, a folder without videos, a
+    bad id or label, or two inputs with the same video id."""
+    options = dict(storage_options or {})
     tasks: list[VideoTask] = []
     for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            tasks += [VideoTask(str(p), video_id(p, path)) for p in find_videos(path)]
-        else:
-            tasks.append(VideoTask(str(path), video_id(path, None)))
+        tasks += _input_tasks(item, options)
     if list_file is not None:
-        tasks += read_list_file(Path(list_file))
+        tasks += read_list_file(list_file, options)
+    for task in tasks:
+        check_video_id(task.video_id)
     _refuse_duplicates(tasks)
     return tasks
 
 
-def read_list_file(list_file: Path) -> list[VideoTask]:
-    """Tasks from a list of "<path> [<label>]" lines (mmaction2 video lists)."""
-    if not list_file.is_file():
+def _input_tasks(item: str, options: dict[str, Any]) -> list[VideoTask]:
+    """The tasks of one input: a video file or a folder of videos."""
+    if is_url(item):
+        found = find_remote_videos(item, options)
+        if found:
+            return [VideoTask(url, posixpath.splitext(rel)[0]) for url, rel in found]
+        if not remote_exists(item, options):
+            raise ValueError(f"{redact(item)}: no such file or folder")
+        return [VideoTask(item, posixpath.splitext(posixpath.basename(item))[0])]
+    path = Path(local_path(item))
+    if path.is_dir():
+        videos = find_videos(path)
+        if not videos:
+            raise ValueError(f"no videos found in {item}; looked for {' '.join(VIDEO_EXTENSIONS)}")
+        return [VideoTask(str(p), video_id(p, path)) for p in videos]
+    if not path.exists():
+        raise ValueError(f"{item}: no such file or folder")
+    return [VideoTask(str(path), video_id(path, None))]
+
+
+def read_list_file(
+    list_file: str, storage_options: Mapping[str, Any] | None = None
+) -> list[VideoTask]:
+    """Tasks from a list of "<path> [<label>]" lines (mmaction2 video lists), paths relative to
+    the list's folder unless absolute or URLs; `#` starts a comment."""
+    path = Path(list_file)
+    if not path.is_file():
         raise ValueError(f"{list_file}: no such list file")
-    root = list_file.parent
+    root = path.resolve().parent
+    entries = []
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = _without_comment(raw)
+        if line:
+            entries.append((number, *_split_label(line)))
     tasks = []
-    for number, line in enumerate(list_file.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        name, label = _split_label(line.strip())
-        if label is not None and label < 0:
-            raise ValueError(f"{list_file}:{number}: negative label in {line!r}")
-        tasks.append(VideoTask(str(root / name), video_id(root / name, root), label))
-    return tasks
+    for number, name, label in entries:
+        target = name if is_url(name) else str(root / name)
+        if is_url(name):
+            vid = posixpath.splitext(posixpath.basename(name))[0]
+        else:
+            vid = _list_video_id(Path(target), root)
+        tasks.append(VideoTask(target, vid))
+        if label is not None and label.lstrip("-").isdigit() and int(label) < 0:
+            raise ValueError(f"{list_file}:{number}: negative label in {name} {label}")
+    return _labelled(tasks, [label for _, _, label in entries], list_file)
 
 
-def _split_label(line: str) -> tuple[str, int | None]:
+def _without_comment(line: str) -> str:
+    """A list line without its comment: from a '#' that starts the line or follows a space."""
+    line = line.strip()
+    if line.startswith("#"):
+        return ""
+    return line.split(" #", 1)[0].strip()
+
+
+def _list_video_id(path: Path, root: Path) -> str:
+    """A list entry's id: its path relative to the list's folder (its stem when outside it)."""
+    try:
+        return video_id(path, root)
+    except ValueError:
+        return video_id(path, None)
+
+
+def _split_label(line: str) -> tuple[str, str | None]:
+    """(path, label) of a list line: the last word is a label when the words before it end in
+    a video extension and it does not (a path with spaces keeps them)."""
     head, _, tail = line.rpartition(" ")
-    if head and tail.lstrip("-").isdigit():
-        return head.strip(), int(tail)
+    head = head.strip()
+    if not head:
+        return line, None
+    tail_is_video = Path(tail).suffix.lower() in VIDEO_EXTENSIONS
+    if tail.lstrip("-").isdigit() or (_has_video_suffix(head) and not tail_is_video):
+        return head, tail
     return line, None
+
+
+def _has_video_suffix(name: str) -> bool:
+    return Path(name).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _labelled(tasks: list[VideoTask], labels: list[str | None], source: str) -> list[VideoTask]:
+    """The tasks with their labels: indices as given, or class names numbered in sorted
+    order; ValueError when a list mixes the two or labels some lines only."""
+    given = [lab for lab in labels if lab is not None]
+    if not given:
+        return tasks
+    if len(given) != len(labels):
+        first = next(t.video_id for t, lab in zip(tasks, labels, strict=True) if lab is None)
+        raise ValueError(f"{source}: some lines have a label and some do not (e.g. {first!r})")
+    numeric = [lab.lstrip("-").isdigit() for lab in given]
+    if all(numeric):
+        return [replace(t, label=int(lab)) for t, lab in zip(tasks, given, strict=True)]
+    if any(numeric):
+        raise ValueError(f"{source}: labels mix class indices and class names")
+    classes = {name: index for index, name in enumerate(sorted(set(given)))}
+    return [
+        replace(t, label=classes[lab], class_name=lab) for t, lab in zip(tasks, given, strict=True)
+    ]
 
 
 def _refuse_duplicates(tasks: list[VideoTask]) -> None:
@@ -54,7 +160,7 @@ def _refuse_duplicates(tasks: list[VideoTask]) -> None:
     for task in tasks:
         if task.video_id in seen:
             raise ValueError(
-                f"two inputs map to video id {task.video_id!r}: {seen[task.video_id]} and "
-                f"{task.path}; give them different names or folders"
+                f"two inputs map to video id {task.video_id!r}: {redact(seen[task.video_id])} "
+                f"and {redact(task.path)}; give them different names or folders"
             )
         seen[task.video_id] = task.path

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 import os
 import re
 import stat
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from flowpipe.checks import is_integer
 
 VIDEO_EXTENSIONS = (
     ".avi",
@@ -47,6 +48,17 @@ _CAPTURE_PARAMS = [
 ]
 _TICK_EPS = 1e-9  # absorbs float error in frame-index * rate products
 
+# FFmpeg's and OpenCV's own messages ("moov atom not found", capture warnings) would land on
+# the terminal beside ours; what they say reaches the user as the VideoError of the video.
+# FFmpeg's level is read when a capture opens, OpenCV's is set here.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def is_positive(value: object) -> bool:
+    """Whether value is an integer > 0."""
+    return is_integer(value) and value > 0  # type: ignore[operator]
+
 
 class VideoError(ValueError):
     """A video that cannot be decoded; str(err) is one line, '<path>: <cause>'."""
@@ -58,11 +70,6 @@ class VideoError(ValueError):
 
     def __str__(self) -> str:
         return re.sub(r"\s*[\r\n]+\s*", " ", f"{self.path}: {self.cause}".strip())
-
-
-def _positive_int(value: object) -> bool:
-    """Whether value is an integer > 0."""
-    return isinstance(value, numbers.Integral) and value > 0
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,10 @@ class Resize:
         if self.size is not None and self.short_side is not None:
             raise ValueError("give either size or short_side, not both")
         if self.size is not None:
-            if len(self.size) != 2 or not all(_positive_int(v) for v in self.size):
+            if len(self.size) != 2 or not all(is_positive(v) for v in self.size):
                 raise ValueError(f"size must be (width, height) integers > 0, got {self.size!r}")
             object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
-        if self.short_side is not None and not _positive_int(self.short_side):
+        if self.short_side is not None and not is_positive(self.short_side):
             raise ValueError(f"short_side must be an integer > 0, got {self.short_side!r}")
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
@@ -190,7 +197,7 @@ def _check_options(fps: float | None, max_frames: int | None) -> None:
     """ValueError for a non-positive or non-finite fps, or max_frames < 1."""
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
-    if max_frames is not None and not _positive_int(max_frames):
+    if max_frames is not None and not is_positive(max_frames):
         raise ValueError(f"max_frames must be an integer > 0, got {max_frames!r}")
 
 
@@ -257,7 +264,7 @@ def read_chunks(
     in exactly one chunk; only the last chunk may be shorter; a 1-frame video gives one chunk
     of 1 frame. chunk must be an integer >= 2 (ValueError).
     """
-    if not _positive_int(chunk) or chunk < 2:
+    if not is_positive(chunk) or chunk < 2:
         raise ValueError(f"chunk must be an integer >= 2, got {chunk!r}")
     return _chunks(iter_frames(path, resize, fps, max_frames), chunk)
 

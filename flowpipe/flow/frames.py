@@ -5,23 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from flowpipe.devices import resolve_device
+
 # Smallest frame side the discretisation is defined for (OpenCV asserts rows, cols > 2).
 MIN_FRAME_SIDE = 3
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch.device from 'cpu', 'cuda', 'cuda:N' or 'auto'; a clear ValueError otherwise."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N' or 'auto'"
-        ) from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available on this machine")
-    return dev
 
 
 def to_gray_batch(frames: object, name: str, device: torch.device) -> torch.Tensor:
@@ -68,3 +55,6 @@ def check_pair(prev: torch.Tensor, nxt: torch.Tensor) -> None:
             f"prev and nxt differ in shape: {tuple(prev.shape[i] for i in (0, 2, 3))} vs "
             f"{tuple(nxt.shape[i] for i in (0, 2, 3))} ([B,H,W])"
         )
+
+
+__all__ = ["MIN_FRAME_SIDE", "check_pair", "resolve_device", "to_gray_batch"]

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from flowpipe.checks import is_integer
+
 Interpolation = Literal["bicubic", "bilinear"]
 
 # OpenCV stops building the pyramid once a level would be smaller than this (tvl1flow.cpp).
@@ -46,17 +48,17 @@ class TVL1Params:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"TVL1Params.{name} must be a positive number, got {value!r}")
-        if self.nscales != "auto" and not (_is_int(self.nscales) and self.nscales >= 1):
+        if self.nscales != "auto" and not (is_integer(self.nscales) and self.nscales >= 1):
             raise ValueError(
                 f"TVL1Params.nscales must be an int >= 1 or 'auto', got {self.nscales!r}"
             )
         for name in ("warps", "inner_iterations", "outer_iterations"):
             value = getattr(self, name)
-            if not (_is_int(value) and value >= 1):
+            if not (is_integer(value) and value >= 1):
                 raise ValueError(f"TVL1Params.{name} must be an int >= 1, got {value!r}")
         if not (isinstance(self.scale_step, (int, float)) and 0 < self.scale_step < 1):
             raise ValueError(f"TVL1Params.scale_step must be in (0, 1), got {self.scale_step!r}")
-        if not (_is_int(self.median_filtering) and self.median_filtering in (0, 1, 3, 5)):
+        if not (is_integer(self.median_filtering) and self.median_filtering in (0, 1, 3, 5)):
             raise ValueError(
                 "TVL1Params.median_filtering must be 0, 1 (off), 3 or 5, "
                 f"got {self.median_filtering!r}"
@@ -93,10 +95,6 @@ class TVL1Params:
                 return 1
             return 1 + int(math.log(short / AUTO_COARSEST_SIZE) / math.log(1 / self.scale_step))
         return int(self.nscales)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 PRESETS: dict[str, TVL1Params] = {

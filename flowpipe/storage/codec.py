@@ -14,13 +14,13 @@ may silently decode a truncated file (filling the missing rows with gray); OpenC
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
 from typing import TypeVar
 
 import cv2
 import numpy as np
 import torch
+
+from flowpipe.checks import integer, positive_number
 
 DEFAULT_BOUND = 20.0
 DEFAULT_QUALITY = 95
@@ -37,12 +37,7 @@ class CodecError(ValueError):
 
 def _check_bound(bound: float) -> float:
     """Return bound as a float; ValueError unless it is finite and > 0."""
-    if isinstance(bound, bool) or not isinstance(bound, Real):
-        raise ValueError(f"bound must be a number, got {bound!r}")
-    bound = float(bound)
-    if not (math.isfinite(bound) and bound > 0):
-        raise ValueError(f"bound must be finite and > 0, got {bound}")
-    return bound
+    return positive_number("bound", bound)
 
 
 def quantization_step(bound: float = DEFAULT_BOUND) -> float:
@@ -86,11 +81,7 @@ def dequantize_affine(bound: float = DEFAULT_BOUND) -> tuple[float, float]:
 
 def _check_quality(quality: int) -> int:
     """Return quality as an int; ValueError unless it is an integer in 1..100."""
-    if isinstance(quality, bool) or not isinstance(quality, Integral):
-        raise ValueError(f"JPEG quality must be an integer in 1..100, got {quality!r}")
-    if not 1 <= int(quality) <= 100:
-        raise ValueError(f"JPEG quality must be in 1..100, got {quality}")
-    return int(quality)
+    return integer("JPEG quality", quality, 1, 100)
 
 
 def _check_image(img: np.ndarray, channels: int) -> np.ndarray:

@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 import numpy as np
 
 from flowpipe.storage.dataset import DatasetStore
+from flowpipe.storage.layout import SIDECAR_SUFFIX
 
 FLOAT32_BYTES = 4
+FLOW_PREFIXES = ("flow_x_", "flow_y_", "bflow_x_", "bflow_y_")
 
 
 def dataset_summary(root: str, done: dict[str, dict] | None = None) -> dict[str, Any]:
-    """Videos, flows, failures, bytes on disk, ratio to float32 flow, and the end-point error
-    that quantisation + JPEG add (measured by extraction on one field per video). `done`: the
-    store's list_done(), when the caller has it already (it reads every meta.json)."""
+    """Videos, flows, failures, bytes on disk, the flow's ratio to float32, the end-point error
+    that quantisation + JPEG add (measured by extraction on one field per video), and the
+    settings (every set, when a dataset mixes them). `done`: the store's list_done(), when
+    the caller has it already (it reads every meta.json)."""
     store = DatasetStore(root)
     manifest = store.read_manifest()
     done = store.list_done() if done is None else done
     if manifest is None and not done:
         raise ValueError(f"{root}: not a flowpipe dataset (no flowpipe.json and no finished video)")
+    sizes = store.files.walk()
     fields = {vid: m["flows"] * (2 if m["settings"]["backward"] else 1) for vid, m in done.items()}
     float_bytes = sum(
         n * 2 * FLOAT32_BYTES * done[vid]["size"][0] * done[vid]["size"][1]
         for vid, n in fields.items()
     )
-    used = store.bytes_used()
+    flow_bytes = _flow_bytes(done, sizes)
     errors = [m["quantization_jpeg_epe"] for m in done.values() if m.get("quantization_jpeg_epe")]
     failures = store.read_failures()
+    sets = settings_sets(done)
     return {
         "root": root,
         "videos": len(done),
@@ -36,9 +42,109 @@ def dataset_summary(root: str, done: dict[str, dict] | None = None) -> dict[str,
         "flow_fields": sum(fields.values()),
         "failures": len(failures),
         "failed_inputs": [f"{f['path']}: {f['message']}" for f in failures],
-        "bytes": used,
+        "bytes": sum(sizes.values()),
+        "flow_bytes": flow_bytes,
         "float32_bytes": float_bytes,
-        "ratio_to_float32": float_bytes / used if used else None,
+        "ratio_to_float32": float_bytes / flow_bytes if flow_bytes else None,
         "quantization_jpeg_epe_px": float(np.mean(errors)) if errors else None,
         "settings": (manifest or {}).get("settings"),
+        "mixed_settings": sets if len(sets) > 1 else None,
+        "sizes": _frame_sizes(done),
     }
+
+
+def _flow_bytes(done: dict[str, dict], sizes: dict[str, int]) -> int:
+    """Bytes of the flow JPEGs: recorded per video at extraction, else the flow files' sizes
+    (folder layout), else the whole zip."""
+    total = 0
+    for vid, meta in done.items():
+        recorded = (meta.get("bytes") or {}).get("flow")
+        if recorded is not None:
+            total += int(recorded)
+        elif f"{vid}.zip" in sizes and f"{vid}{SIDECAR_SUFFIX}" in sizes:
+            total += sizes[f"{vid}.zip"]
+        else:
+            total += sum(
+                size
+                for rel, size in sizes.items()
+                if posixpath.dirname(rel) == vid
+                and posixpath.basename(rel).startswith(FLOW_PREFIXES)
+            )
+    return total
+
+
+def settings_sets(done: dict[str, dict]) -> list[dict[str, Any]]:
+    """The distinct settings of the finished videos with their counts, most videos first."""
+    groups: dict[str, dict[str, Any]] = {}
+    for vid, meta in sorted(done.items()):
+        group = groups.setdefault(
+            repr(meta.get("settings")), {"settings": meta.get("settings"), "videos": 0, "e.g.": vid}
+        )
+        group["videos"] += 1
+    return sorted(groups.values(), key=lambda g: -g["videos"])
+
+
+def _frame_sizes(done: dict[str, dict]) -> dict[str, int]:
+    """'WxH' -> number of videos stored at that size."""
+    counts: dict[str, int] = {}
+    for meta in done.values():
+        key = "x".join(str(v) for v in meta["size"])
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """`flowpipe info`'s summary as lines for a person."""
+    lines = [summary["root"]]
+    add = lines.append
+    add(f"  videos      {summary['videos']:,} done, {summary['failures']:,} failed")
+    add(
+        f"  flow        {summary['flows']:,} flows of {summary['frames']:,} frames "
+        f"({summary['flow_fields']:,} fields with backward flow)"
+    )
+    if summary["sizes"]:
+        add("  frames      " + ", ".join(f"{k} ({n:,})" for k, n in summary["sizes"].items()))
+    add("  settings    " + _describe_settings(summary))
+    ratio = summary["ratio_to_float32"]
+    storage = f"{_mb(summary['bytes'])} in all, flow {_mb(summary['flow_bytes'])}"
+    if ratio:
+        storage += f": {ratio:.1f}x smaller than float32 flow"
+    add(f"  storage     {storage}")
+    if summary["quantization_jpeg_epe_px"] is not None:
+        epe = summary["quantization_jpeg_epe_px"]
+        add(f"  JPEG error  {epe:.3f} px mean end-point error (quantisation + JPEG)")
+    for failure in summary["failed_inputs"][:10]:
+        add(f"  failed      {failure}")
+    if len(summary["failed_inputs"]) > 10:
+        add(f"  ...         {len(summary['failed_inputs']) - 10} more in failures.jsonl")
+    return "\n".join(lines)
+
+
+def _describe_settings(summary: dict[str, Any]) -> str:
+    sets = summary["mixed_settings"]
+    if not sets:
+        return _settings_words(summary["settings"])
+    parts = [
+        f"{_settings_words(s['settings'])} ({s['videos']:,} videos, e.g. {s['e.g.']})" for s in sets
+    ]
+    return f"MIXED, {len(sets)} sets: " + "; ".join(parts)
+
+
+def _settings_words(settings: dict[str, Any] | None) -> str:
+    if not settings:
+        return "unknown"
+    words = [f"bound {settings['bound']:g} px", f"JPEG quality {settings['quality']}"]
+    resize = settings.get("resize") or {}
+    if resize.get("size"):
+        words.append("size {}x{}".format(*resize["size"]))
+    if resize.get("short_side"):
+        words.append(f"short side {resize['short_side']}")
+    words += [w for w, on in (("backward", settings["backward"]), ("rgb", settings["rgb"])) if on]
+    params = settings.get("params") or {}
+    if params:
+        words.append(f"{params.get('warps')} warps, {params.get('nscales')} scales")
+    return ", ".join(words)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"

@@ -25,8 +25,9 @@ STREAM_ARGS = {  # (epochs, extra options); the lr drops tenfold after three qua
 def flowpipe(*args: str) -> str:
     """Run one flowpipe command (echoed), return its stdout; stop on failure."""
     print("$ flowpipe " + " ".join(args), file=sys.stderr, flush=True)
-    result = subprocess.run([sys.executable, "-m", "flowpipe", *args], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "flowpipe", *args], stdout=subprocess.PIPE, text=True
+    )
     if result.returncode != 0:
         raise SystemExit(f"demo step failed: flowpipe {' '.join(args)}")
     return result.stdout
@@ -35,24 +36,74 @@ def flowpipe(*args: str) -> str:
 def run_demo(out: Path, videos_per_class: int = 9, crop: int = 48) -> dict:
     """All steps; returns test top-1 of each stream and fusion, with chance for comparison."""
     synth, data, split = out / "synth", out / "flow", str(out / "synth" / "videos")
-    flowpipe("synth", str(synth), "--videos-per-class", str(videos_per_class), "--frames", "16",
-             "--size", "64x48")  # fmt: skip
-    flowpipe("extract", "--list", f"{split}/labels.txt", "-o", str(data), "--rgb",
-             "--preset", "fast", "--device", "cpu")  # fmt: skip
+    flowpipe(
+        "synth",
+        str(synth),
+        "--videos-per-class",
+        str(videos_per_class),
+        "--frames",
+        "16",
+        "--size",
+        "64x48",
+    )
+    flowpipe(
+        "extract",
+        "--list",
+        f"{split}/labels.txt",
+        "-o",
+        str(data),
+        "--rgb",
+        "--preset",
+        "fast",
+        "--device",
+        "cpu",
+    )
     results: dict[str, Any] = {}
     test, train = [], []
     for stream, (epochs, extra) in STREAM_ARGS.items():
         run = out / stream
         resume = ["--resume"] if (run / "last.pt").exists() else []  # a rerun continues
-        flowpipe("train", stream, str(data), "-o", str(run), "--split", split, "--crop",
-                 str(crop), "--epochs", str(epochs), "--lr-steps", str(epochs * 3 // 4),
-                 "--batch-size", "8", "--device", "cpu", "--no-flip", *extra, *resume)  # fmt: skip
+        flowpipe(
+            "train",
+            stream,
+            str(data),
+            "-o",
+            str(run),
+            "--split",
+            split,
+            "--crop",
+            str(crop),
+            "--epochs",
+            str(epochs),
+            "--lr-steps",
+            str(epochs * 3 // 4),
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--no-flip",
+            *extra,
+            *resume,
+        )
         for subset, files in (("test", test), ("train", train)):
             scores = out / "scores" / f"{stream}_{subset}.npz"
             scores.parent.mkdir(parents=True, exist_ok=True)
-            summary = json.loads(flowpipe("eval", str(run / "last.pt"), "-o", str(scores),
-                                          "--split", split, "--subset", subset,
-                                          "--test-stacks", "10", "--test-crops", "1"))  # fmt: skip
+            summary = json.loads(
+                flowpipe(
+                    "eval",
+                    str(run / "last.pt"),
+                    "-o",
+                    str(scores),
+                    "--split",
+                    split,
+                    "--subset",
+                    subset,
+                    "--test-stacks",
+                    "10",
+                    "--test-crops",
+                    "1",
+                )
+            )
             files.append(str(scores))
             results[f"{stream}_{subset}_top1"] = summary["top1"]
     for method, extra in (("average", []), ("svm", ["--train-scores", ",".join(train)])):

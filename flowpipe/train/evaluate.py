@@ -21,9 +21,12 @@ from flowpipe.train.streams import stream_dataset, stream_model
 
 @torch.no_grad()
 def predict_videos(
-    model: nn.Module, dataset: VideoDataset, device: torch.device, batch_size: int = 8,
+    model: nn.Module,
+    dataset: VideoDataset,
+    device: torch.device,
+    batch_size: int = 8,
     workers: int = 0,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """[videos, classes] softmax scores averaged over every view of each video (test mode)."""
     model.eval()
     num = len(dataset.records)
@@ -60,10 +63,17 @@ def _view_probabilities(model: nn.Module, x: torch.Tensor, is_3d: bool) -> torch
 
 
 def evaluate(
-    checkpoint: str | Path, data: str | None = None, split: str | None = None,
-    subset: str = "test", fold: int | None = None, test_stacks: int = 25, test_crops: int = 10,
-    batch_size: int = 4, workers: int = 2, device: str = "cpu",
-) -> VideoScores:  # fmt: skip
+    checkpoint: str | Path,
+    data: str | None = None,
+    split: str | None = None,
+    subset: str = "test",
+    fold: int | None = None,
+    test_stacks: int = 25,
+    test_crops: int = 10,
+    batch_size: int = 4,
+    workers: int = 2,
+    device: str = "cpu",
+) -> VideoScores:
     """Scores of a trained checkpoint on a split (default: the dataset it was trained on)."""
     state = load_checkpoint(checkpoint)
     cfg = checkpoint_config(state)
@@ -81,8 +91,9 @@ def evaluate(
     model.load_state_dict(state["model"])
     target = torch.device(device)
     scores = predict_videos(model.to(target), dataset, target, batch_size, workers)
-    return VideoScores(dataset.video_ids, scores, np.array(dataset.labels), dataset.class_names,
-                       cfg.stream, subset)  # fmt: skip
+    return VideoScores(
+        dataset.video_ids, scores, np.array(dataset.labels), dataset.class_names, cfg.stream, subset
+    )
 
 
 def write_evaluation(scores: VideoScores, output: str | Path) -> dict[str, Any]:

@@ -42,16 +42,20 @@ def _check_compatible(first: VideoScores, i: int, other: VideoScores) -> None:
     if other.class_names != first.class_names:
         a, b = first.class_names, other.class_names
         k = next(k for k in range(max(len(a), len(b))) if a[k : k + 1] != b[k : k + 1])
-        raise ValueError(f"class lists differ: {_name(0, first)} has {len(a)} classes, "
-                         f"{_name(i, other)} {len(b)}; first difference at class {k}: "
-                         f"{a[k : k + 1]} vs {b[k : k + 1]}")  # fmt: skip
+        raise ValueError(
+            f"class lists differ: {_name(0, first)} has {len(a)} classes, "
+            f"{_name(i, other)} {len(b)}; first difference at class {k}: "
+            f"{a[k : k + 1]} vs {b[k : k + 1]}"
+        )
     if other.split != first.split:
         raise ValueError(f"splits differ: {_name(0, first)} and {_name(i, other)}")
     ids, other_ids = set(first.video_ids), set(other.video_ids)
     missing, extra = ids - other_ids, other_ids - ids
     if missing or extra:
-        raise ValueError(f"{_name(i, other)} covers different videos than {_name(0, first)}: "
-                         f"{_example(missing)} missing, {_example(extra)} extra")  # fmt: skip
+        raise ValueError(
+            f"{_name(i, other)} covers different videos than {_name(0, first)}: "
+            f"{_example(missing)} missing, {_example(extra)} extra"
+        )
 
 
 def _reorder(vs: VideoScores, video_ids: list[str]) -> VideoScores:
@@ -84,15 +88,18 @@ def _merged_labels(aligned: Sequence[VideoScores]) -> np.ndarray:
     lowest = np.where(known, labels, merged).min(axis=0)
     conflict = np.flatnonzero(lowest != merged)
     if conflict.size:
-        raise ValueError(f"the score sets give different labels to {conflict.size} videos, e.g. "
-                         f"{aligned[0].video_ids[conflict[0]]!r}")  # fmt: skip
+        raise ValueError(
+            f"the score sets give different labels to {conflict.size} videos, e.g. "
+            f"{aligned[0].video_ids[conflict[0]]!r}"
+        )
     return merged
 
 
 def _fused(template: VideoScores, scores: np.ndarray, labels: np.ndarray) -> VideoScores:
     """A 'fused' score set over the template's videos, classes and split."""
-    return VideoScores(template.video_ids, scores, labels, template.class_names, "fused",
-                       template.split)  # fmt: skip
+    return VideoScores(
+        template.video_ids, scores, labels, template.class_names, "fused", template.split
+    )
 
 
 def _normalised_weights(weights: Sequence[float] | None, count: int) -> np.ndarray:
@@ -126,8 +133,10 @@ def _check_streams_match(train: Sequence[VideoScores], test: Sequence[VideoScore
         raise ValueError(f"{len(train)} training score sets for {len(test)} test score sets")
     for i, (tr, te) in enumerate(zip(train, test, strict=True)):
         if tr.stream != te.stream:
-            raise ValueError(f"training set {i + 1} is the {tr.stream} stream, test set {i + 1} "
-                             f"the {te.stream} stream: give them in the same order")  # fmt: skip
+            raise ValueError(
+                f"training set {i + 1} is the {tr.stream} stream, test set {i + 1} "
+                f"the {te.stream} stream: give them in the same order"
+            )
     if train[0].class_names != test[0].class_names:
         raise ValueError("the training and test score sets have different class lists")
 
@@ -137,8 +146,10 @@ def _training_labels(train: Sequence[VideoScores]) -> np.ndarray:
     labels = _merged_labels(train)
     unknown = [v for v, label in zip(train[0].video_ids, labels, strict=True) if label == -1]
     if unknown:
-        raise ValueError(f"SVM fusion needs the label of every training video: {len(unknown)} "
-                         f"of {len(labels)} have none (-1), e.g. {unknown[0]!r}")  # fmt: skip
+        raise ValueError(
+            f"SVM fusion needs the label of every training video: {len(unknown)} "
+            f"of {len(labels)} have none (-1), e.g. {unknown[0]!r}"
+        )
     if np.unique(labels).size < 2:
         raise ValueError("SVM fusion needs training videos of at least 2 classes")
     return labels

@@ -21,8 +21,10 @@ def _labelled(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     """The rows with a known label (!= -1); ValueError on bad shapes or when none is known."""
     scores, labels = np.asarray(scores), np.asarray(labels)
     if scores.ndim != 2 or labels.shape != scores.shape[:1]:
-        raise ValueError(f"expected scores [N, C] and labels [N], got {list(scores.shape)} "
-                         f"and {list(labels.shape)}")  # fmt: skip
+        raise ValueError(
+            f"expected scores [N, C] and labels [N], got {list(scores.shape)} "
+            f"and {list(labels.shape)}"
+        )
     known = labels != -1
     if not known.any():
         raise ValueError("no video with a known label (all labels are -1)")
@@ -63,8 +65,12 @@ def summarize(vs: VideoScores) -> dict:
     all accuracies when no video has a known label.
     """
     labelled = int((vs.labels != -1).sum())
-    summary: dict = {"stream": vs.stream, "split": vs.split, "n_videos": len(vs.video_ids),
-                     "n_labelled": labelled}  # fmt: skip
+    summary: dict = {
+        "stream": vs.stream,
+        "split": vs.split,
+        "n_videos": len(vs.video_ids),
+        "n_labelled": labelled,
+    }
     if labelled == 0:
         return summary | {"top1": None, "top5": None, "mean_class_accuracy": None, "per_class": {}}
     k5 = min(5, vs.num_classes)

@@ -58,8 +58,9 @@ def _check(vs: VideoScores) -> None:
     """Raise ValueError unless the fields have consistent shapes and values."""
     n, c = len(vs.video_ids), len(vs.class_names)
     if vs.scores.shape != (n, c):
-        raise ValueError(f"scores must have shape [videos, classes] = [{n}, {c}], "
-                         f"got {list(vs.scores.shape)}")  # fmt: skip
+        raise ValueError(
+            f"scores must have shape [videos, classes] = [{n}, {c}], got {list(vs.scores.shape)}"
+        )
     if vs.labels.shape != (n,):
         raise ValueError(f"labels must have shape [{n}], got {list(vs.labels.shape)}")
     if c == 0:

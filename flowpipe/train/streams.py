@@ -12,17 +12,34 @@ from flowpipe.train.config import TrainConfig
 
 
 def stream_dataset(
-    cfg: TrainConfig, mode: str, split: str | None, subset: str | None = None,
-    test_stacks: int = 25, test_crops: int = 10,
-) -> VideoDataset:  # fmt: skip
+    cfg: TrainConfig,
+    mode: str,
+    split: str | None,
+    subset: str | None = None,
+    test_stacks: int = 25,
+    test_crops: int = 10,
+) -> VideoDataset:
     """The stream's dataset over `split` (train: augmented samples; test: the test views)."""
-    common = dict(root=cfg.data, list_file=split, mode=mode, crop=cfg.crop, fold=cfg.fold,
-                  subset=subset or mode, augment=cfg.augment, flip=cfg.flip)  # fmt: skip
+    common = dict(
+        root=cfg.data,
+        list_file=split,
+        mode=mode,
+        crop=cfg.crop,
+        fold=cfg.fold,
+        subset=subset or mode,
+        augment=cfg.augment,
+        flip=cfg.flip,
+    )
     if cfg.stream == "temporal":
         return FlowStackDataset(
-            L=cfg.L, stacking=cfg.stacking, bidirectional=cfg.bidirectional,
-            segments=cfg.segments, test_stacks=test_stacks, test_crops=test_crops, **common,
-        )  # fmt: skip
+            L=cfg.L,
+            stacking=cfg.stacking,
+            bidirectional=cfg.bidirectional,
+            segments=cfg.segments,
+            test_stacks=test_stacks,
+            test_crops=test_crops,
+            **common,
+        )
     if cfg.stream == "i3d":
         return FlowClipDataset(T=cfg.T, **common)
     return FrameDataset(test_frames=test_stacks, test_crops=test_crops, **common)

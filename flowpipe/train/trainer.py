@@ -52,10 +52,15 @@ def _loader(dataset: Any, cfg: TrainConfig, epoch: int, ctx: ddp.Context) -> Dat
         )
     # A last batch of one sample breaks BatchNorm in training: drop the incomplete last batch
     # unless it is the only one.
-    return DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler,
-                      num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda",
-                      worker_init_fn=worker_init,
-                      drop_last=len(sampler) > cfg.batch_size)  # fmt: skip
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        pin_memory=ctx.device.type == "cuda",
+        worker_init_fn=worker_init,
+        drop_last=len(sampler) > cfg.batch_size,
+    )
 
 
 def _memory_format(cfg: TrainConfig, device: torch.device) -> torch.memory_format:
@@ -74,9 +79,12 @@ def forward_logits(model: nn.Module, x: torch.Tensor, segments: int) -> torch.Te
 
 
 def train_one_epoch(
-    model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, cfg: TrainConfig,
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    cfg: TrainConfig,
     device: torch.device,
-) -> tuple[float, float]:  # fmt: skip
+) -> tuple[float, float]:
     """One pass of SGD; (mean loss, top-1 on the training samples)."""
     model.train()
     amp = cfg.amp and device.type == "cuda"
@@ -141,9 +149,15 @@ def _resume_state(cfg: TrainConfig, out: Path) -> dict[str, Any] | None:
 def _state(model: nn.Module, optimizer, scheduler, cfg, epoch, best, class_names) -> dict[str, Any]:
     """What a checkpoint holds."""
     net = _unwrapped(model)
-    return {"config": cfg.as_dict(), "model": net.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "epoch": epoch, "best_val_top1": best,
-            "class_names": class_names}  # fmt: skip
+    return {
+        "config": cfg.as_dict(),
+        "model": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "epoch": epoch,
+        "best_val_top1": best,
+        "class_names": class_names,
+    }
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
@@ -161,9 +175,14 @@ def _unwrapped(model: nn.Module) -> nn.Module:
 
 
 def _epoch_row(
-    model: nn.Module, optimizer: torch.optim.Optimizer, train_set: Any, val_set: Any,
-    cfg: TrainConfig, epoch: int, ctx: ddp.Context,
-) -> dict[str, Any]:  # fmt: skip
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_set: Any,
+    val_set: Any,
+    cfg: TrainConfig,
+    epoch: int,
+    ctx: ddp.Context,
+) -> dict[str, Any]:
     """Train one epoch (seeded by (seed, epoch)), validate on the main process; its metrics."""
     began = time.perf_counter()
     torch.manual_seed(_epoch_seed(cfg, epoch))
@@ -175,9 +194,14 @@ def _epoch_row(
         net = _unwrapped(model)
         scores = predict_videos(net, val_set, ctx.device, cfg.batch_size, cfg.workers)
         val = round(topk_accuracy(scores, np.array(val_set.labels), 1), 6)
-    return {"epoch": epoch + 1, "lr": lr, "train_loss": round(loss, 6),
-            "train_top1": round(top1, 6), "val_top1": val,
-            "seconds": round(time.perf_counter() - began, 3)}  # fmt: skip
+    return {
+        "epoch": epoch + 1,
+        "lr": lr,
+        "train_loss": round(loss, 6),
+        "train_top1": round(top1, 6),
+        "val_top1": val,
+        "seconds": round(time.perf_counter() - began, 3),
+    }
 
 
 def _build(cfg: TrainConfig, ctx: ddp.Context) -> tuple[Any, Any, nn.Module]:
@@ -195,8 +219,9 @@ def _train(cfg: TrainConfig, resume: bool, ctx: ddp.Context) -> dict[str, Any]:
     out = Path(cfg.out)
     state = _resume_state(cfg, out) if resume else None
     train_set, val_set, model = _build(cfg, ctx)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)  # fmt: skip
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(cfg.lr_steps), cfg.lr_gamma)
     start, best = 0, None
     if state is not None:
@@ -229,5 +254,9 @@ def _train(cfg: TrainConfig, resume: bool, ctx: ddp.Context) -> dict[str, Any]:
                     writer.add_scalar(key, row[key], epoch + 1)
     if writer is not None:
         writer.close()
-    return {"out": str(out), "epochs": history, "best_val_top1": best,
-            "classes": train_set.class_names}  # fmt: skip
+    return {
+        "out": str(out),
+        "epochs": history,
+        "best_val_top1": best,
+        "classes": train_set.class_names,
+    }

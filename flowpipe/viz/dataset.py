@@ -11,8 +11,8 @@ import numpy as np
 
 from flowpipe.data.reader import VideoReader
 from flowpipe.data.records import VideoRecord, record_from_meta
-from flowpipe.storage.dataset import DatasetStore
 from flowpipe.extraction.video import Resize, iter_frames
+from flowpipe.storage import DatasetStore
 
 
 @dataclass(frozen=True)

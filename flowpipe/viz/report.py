@@ -21,8 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from flowpipe.storage import DatasetStore
 from flowpipe.storage.summary import dataset_summary
-from flowpipe.storage.dataset import DatasetStore
 from flowpipe.viz.colour import flow_to_colour, robust_max_magnitude
 from flowpipe.viz.dataset import Video
 from flowpipe.viz.picture import hstack
@@ -53,8 +53,13 @@ def thumbnail_strip(flows: list[np.ndarray]) -> str:
 def video_row(video: Video, samples: int, edges: np.ndarray) -> tuple[dict[str, Any], FlowStats]:
     """One table row (stats of `samples` forward flows, thumbnails of THUMBS of them)."""
     meta = video.meta
-    row = {"id": video.video_id, "label": meta.get("label"), "frames": meta["frames"],
-           "flows": meta["flows"], "size": "x".join(str(v) for v in meta["size"])}  # fmt: skip
+    row = {
+        "id": video.video_id,
+        "label": meta.get("label"),
+        "frames": meta["frames"],
+        "flows": meta["flows"],
+        "size": "x".join(str(v) for v in meta["size"]),
+    }
     stats = FlowStats(video.bound, edges)
     try:
         ks = sample_indices(meta["flows"], samples)
@@ -121,7 +126,7 @@ def report_data(root: str, samples: int = DEFAULT_SAMPLES, workers: int | None =
         "histograms": {
             "magnitude": _histogram(edges, magnitude),
             "saturation": _histogram(saturation_edges(), saturation),
-        },  # fmt: skip
+        },
     }
 
 

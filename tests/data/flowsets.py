@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from flowpipe.storage import DatasetStore, backward_names, flow_names, image_name
 from flowpipe.storage.codec import dequantize, encode_jpeg, encode_rgb_jpeg, quantize
-from flowpipe.storage.dataset import DatasetStore, backward_names, flow_names, image_name
 
 
 def affine_field(matrix: np.ndarray, size: tuple[int, int], centre: tuple[float, float]):
@@ -51,10 +51,15 @@ def _planes(field: np.ndarray, bound: float) -> tuple[bytes, bytes]:
 
 
 def write_video(
-    root: Path, video_id: str, forward: list[np.ndarray], backward: list[np.ndarray] | None = None,
-    label: int = 0, bound: float = 20.0, frames: list[np.ndarray] | None = None,
+    root: Path,
+    video_id: str,
+    forward: list[np.ndarray],
+    backward: list[np.ndarray] | None = None,
+    label: int = 0,
+    bound: float = 20.0,
+    frames: list[np.ndarray] | None = None,
     pack: str = "folder",
-) -> None:  # fmt: skip
+) -> None:
     """One finished video: forward (and backward) fields [H, W, 2], RGB frames if given."""
     height, width = forward[0].shape[:2]
     files = {}
@@ -65,10 +70,13 @@ def write_video(
     for k, rgb in enumerate(frames or [], 1):
         files[image_name(k)] = encode_rgb_jpeg(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     meta = {
-        "video_id": video_id, "label": label, "frames": len(forward) + 1,
-        "flows": len(forward), "size": [width, height],
+        "video_id": video_id,
+        "label": label,
+        "frames": len(forward) + 1,
+        "flows": len(forward),
+        "size": [width, height],
         "settings": {"bound": bound, "backward": backward is not None, "rgb": frames is not None},
-    }  # fmt: skip
+    }
     DatasetStore(str(root), pack).write_video(video_id, files, meta)
 
 

@@ -10,11 +10,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from flowpipe.storage.codec import CodecError
 from flowpipe.data import FlowClipDataset, FlowStackDataset, FrameDataset
-from flowpipe.extraction.worker import ExtractSettings, VideoTask, extract_video
+from flowpipe.extraction.settings import ExtractSettings
+from flowpipe.extraction.tasks import VideoTask
+from flowpipe.extraction.worker import VideoJob, extract_video
 from flowpipe.flow import preset
-from flowpipe.storage.dataset import DatasetStore
+from flowpipe.storage import DatasetStore
+from flowpipe.storage.codec import CodecError
+from flowpipe.storage.dataset import StoreSpec
 from flowpipe.synth import write_dataset
 from tests.data.flowsets import (
     constant_field,
@@ -64,8 +67,9 @@ def expected(fields: list[tuple[int, bool]]) -> list[float]:
 
 
 def test_channel_order_is_x1_y1_x2_y2(numbered: Path) -> None:
-    ds = FlowStackDataset(numbered, L=4, mode="test", crop=32, subtract_mean=False,
-                          test_stacks=3, test_crops=1)  # fmt: skip
+    ds = FlowStackDataset(
+        numbered, L=4, mode="test", crop=32, subtract_mean=False, test_stacks=3, test_crops=1
+    )
     assert [tau for v, tau in ds.samples if v == 0] == [1, 5, 9]
     stacks, label = ds[1]
     assert stacks.shape == (1, 8, 32, 32) and label == 0
@@ -73,8 +77,16 @@ def test_channel_order_is_x1_y1_x2_y2(numbered: Path) -> None:
 
 
 def test_bidirectional_takes_backward_fields_before_tau(numbered: Path) -> None:
-    ds = FlowStackDataset(numbered, L=4, bidirectional=True, mode="test", crop=32,
-                          subtract_mean=False, test_stacks=2, test_crops=1)  # fmt: skip
+    ds = FlowStackDataset(
+        numbered,
+        L=4,
+        bidirectional=True,
+        mode="test",
+        crop=32,
+        subtract_mean=False,
+        test_stacks=2,
+        test_crops=1,
+    )
     (v, tau) = ds.samples[1]
     assert (v, tau) == (0, 11)  # τ runs over 3..11: b_{τ-2}, b_{τ-1}, d_τ, d_{τ+1} exist
     assert channel_values(ds[1][0][0]) == expected(
@@ -86,8 +98,16 @@ def test_bidirectional_takes_backward_fields_before_tau(numbered: Path) -> None:
     ("short", "indices"), [("loop", [1, 2, 3, 1, 2]), ("pad", [1, 2, 3, 3, 3])]
 )
 def test_short_video_policies(numbered: Path, short: str, indices: list[int]) -> None:
-    ds = FlowStackDataset(numbered, L=5, mode="test", crop=32, subtract_mean=False,
-                          test_stacks=1, test_crops=1, short=short)  # fmt: skip
+    ds = FlowStackDataset(
+        numbered,
+        L=5,
+        mode="test",
+        crop=32,
+        subtract_mean=False,
+        test_stacks=1,
+        test_crops=1,
+        short=short,
+    )
     short_item = next(i for i, (v, _) in enumerate(ds.samples) if v == 1)
     assert channel_values(ds[short_item][0][0]) == expected([(k, False) for k in indices])
 
@@ -112,8 +132,9 @@ def test_mean_subtraction_and_unit_scale_are_exact(tmp_path: Path) -> None:
 
 def test_ten_crops_flip_the_last_five(tmp_path: Path) -> None:
     write_video(tmp_path, "r", [rotation_field(0.1, SIZE)] * 4, bound=BOUND)
-    views, _ = FlowStackDataset(tmp_path, L=2, mode="test", crop=32, subtract_mean=False,
-                                test_stacks=1)[0]  # fmt: skip
+    views, _ = FlowStackDataset(
+        tmp_path, L=2, mode="test", crop=32, subtract_mean=False, test_stacks=1
+    )[0]
     torch.testing.assert_close(views[5:, 0::2], -views[:5, 0::2].flip(-1))
     torch.testing.assert_close(views[5:, 1::2], views[:5, 1::2].flip(-1))
 
@@ -187,10 +208,14 @@ def test_unknown_video_in_list_is_an_error(numbered: Path, tmp_path_factory) -> 
 
 
 def test_bad_options_are_value_errors(numbered: Path) -> None:
-    for kw, msg in [({"stacking": "curly"}, "stacking must be"), ({"L": 0}, "L must be"),
-                    ({"L": 3, "bidirectional": True}, "even when bidirectional"),
-                    ({"mode": "val"}, "mode must be"), ({"crop": 64}, "crop 64 does not fit"),
-                    ({"augment": "zoom"}, "augment must be")]:  # fmt: skip
+    for kw, msg in [
+        ({"stacking": "curly"}, "stacking must be"),
+        ({"L": 0}, "L must be"),
+        ({"L": 3, "bidirectional": True}, "even when bidirectional"),
+        ({"mode": "val"}, "mode must be"),
+        ({"crop": 64}, "crop 64 does not fit"),
+        ({"augment": "zoom"}, "augment must be"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             FlowStackDataset(numbered, **{"crop": 32, **kw})[0]
     with pytest.raises(ValueError, match="no RGB frames"):
@@ -203,8 +228,13 @@ def test_bad_options_are_value_errors(numbered: Path) -> None:
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory) -> dict[str, Path]:
     """flowpipe synth -> extract_video (the unit flowpipe extract runs), folder and zip."""
-    synth = write_dataset(tmp_path_factory.mktemp("synth"), videos_per_class=2, frames=9,
-                          size=(64, 48), classes=["translate_right", "rotate_cw"])  # fmt: skip
+    synth = write_dataset(
+        tmp_path_factory.mktemp("synth"),
+        videos_per_class=2,
+        frames=9,
+        size=(64, 48),
+        classes=["translate_right", "rotate_cw"],
+    )
     settings = ExtractSettings(params=preset("fast"))
     out = {}
     for pack in ("folder", "zip"):
@@ -214,7 +244,8 @@ def extracted(tmp_path_factory) -> dict[str, Path]:
             name, label = line.split()
             vid = name.rsplit(".", 1)[0]
             task = VideoTask(str(synth / "videos" / name), vid, int(label))
-            meta = extract_video(task, settings, str(root), pack=pack, device="cpu", batch=8)
+            spec = StoreSpec(str(root), pack)
+            meta = extract_video(VideoJob(task, settings, spec, "cpu", chunk_pairs=8))
             rows.append((vid, meta["flows"], int(label)))
         DatasetStore(str(root)).write_video_list(rows)
         out[pack] = root

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from flowpipe.storage.codec import CodecError, decode_jpeg, dequantize, encode_jpeg
 from flowpipe.data import View, native_loader
 from flowpipe.data.planes import EncodedFlow
 from flowpipe.data.stacking import simple_stack, trajectory_stack
+from flowpipe.storage.codec import CodecError, decode_jpeg, dequantize, encode_jpeg
 
 pytestmark = pytest.mark.skipif(native_loader.library() is None, reason="no compiler or libjpeg")
 
@@ -64,8 +64,12 @@ def test_decode_failures_name_the_file(stack: EncodedFlow) -> None:
     good = stack.datas[0]
     corrupt = good[:400] + bytes(range(256)) * 2 + good[912:]
     small = encode_jpeg(np.zeros((32, 32), np.uint8))
-    cases = [(corrupt, "corrupt JPEG data"), (small, "unexpected image .*32x32"),
-             (good[: len(good) // 2], "truncated JPEG"), (b"", "empty")]  # fmt: skip
+    cases = [
+        (corrupt, "corrupt JPEG data"),
+        (small, "unexpected image .*32x32"),
+        (good[: len(good) // 2], "truncated JPEG"),
+        (b"", "empty"),
+    ]
     for data, message in cases:
         with pytest.raises(CodecError, match=f"bad.jpg: {message}"):
             native_loader.decode_boxes([good, data], ["good.jpg", "bad.jpg"], FRAME, (0, 0, 64, 48))

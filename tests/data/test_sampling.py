@@ -90,7 +90,17 @@ def test_short_bidirectional_stack_starts_after_its_backward_fields() -> None:
     tau = train_starts(np.random.default_rng(0), 7, BIDIRECTIONAL)[0]
     assert tau == 6
     fields = field_indices(tau, BIDIRECTIONAL, 7, "pad")
-    assert fields == [(1, True), (2, True), (3, True), (4, True), (5, True),
-                      (6, False), (7, False), (7, False), (7, False), (7, False)]  # fmt: skip
+    assert fields == [
+        (1, True),
+        (2, True),
+        (3, True),
+        (4, True),
+        (5, True),
+        (6, False),
+        (7, False),
+        (7, False),
+        (7, False),
+        (7, False),
+    ]
     looped = field_indices(tau, BIDIRECTIONAL, 7, "loop")
     assert [k for k, _ in looped[5:]] == [6, 7, 1, 2, 3]

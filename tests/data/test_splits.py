@@ -36,12 +36,16 @@ def ucf(tmp_path: Path) -> Path:
 
 def test_ucf101_train_and_test_lists(ucf: Path) -> None:
     train = read_split(ucf, fold=1, subset="train")
-    assert train.entries == [("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01", 0),
-                             ("Basketball/v_Basketball_g09_c02", 2)]  # fmt: skip
+    assert train.entries == [
+        ("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01", 0),
+        ("Basketball/v_Basketball_g09_c02", 2),
+    ]
     assert train.class_names == CLASSES
     test = read_split(ucf, subset="test")
-    assert test.entries == [("Archery/v_Archery_g01_c01", 1),
-                            ("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c03", 0)]  # fmt: skip
+    assert test.entries == [
+        ("Archery/v_Archery_g01_c01", 1),
+        ("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c03", 0),
+    ]
 
 
 def test_ucf101_single_list_file_uses_its_folder(ucf: Path) -> None:
@@ -111,10 +115,12 @@ def test_mmaction2_rawframe_and_video_lists(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("lonely\n", r"list.txt:1: expected '<video> \[<frames>\] <label>'"),
-     ("a 1\nb -2\n", "list.txt:2: negative label"),
-     ("a x\n", "list.txt:1: expected an integer, got 'x'")],
-)  # fmt: skip
+    [
+        ("lonely\n", r"list.txt:1: expected '<video> \[<frames>\] <label>'"),
+        ("a 1\nb -2\n", "list.txt:2: negative label"),
+        ("a x\n", "list.txt:1: expected an integer, got 'x'"),
+    ],
+)
 def test_list_file_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         read_split(write(tmp_path / "list.txt", text))
@@ -148,16 +154,21 @@ def test_split_ids_match_a_flat_dataset_by_file_name(ucf: Path, tmp_path: Path) 
     for vid in ("v_ApplyEyeMakeup_g08_c01", "v_Basketball_g09_c02", "v_other"):
         small_video(data, vid)
     records, names = load_records(str(data), ucf)
-    assert [(r.video_id, r.label) for r in records] == [("v_ApplyEyeMakeup_g08_c01", 0),
-                                                        ("v_Basketball_g09_c02", 2)]  # fmt: skip
+    assert [(r.video_id, r.label) for r in records] == [
+        ("v_ApplyEyeMakeup_g08_c01", 0),
+        ("v_Basketball_g09_c02", 2),
+    ]
     assert names == CLASSES
     assert np.all([r.flows == 2 and (r.width, r.height) == (8, 6) for r in records])
 
 
 def test_ambiguous_file_names_are_not_matched(ucf: Path, tmp_path: Path) -> None:
     data = tmp_path / "twice"
-    for vid in ("a/v_ApplyEyeMakeup_g08_c01", "b/v_ApplyEyeMakeup_g08_c01",
-                "Basketball/v_Basketball_g09_c02"):  # fmt: skip
+    for vid in (
+        "a/v_ApplyEyeMakeup_g08_c01",
+        "b/v_ApplyEyeMakeup_g08_c01",
+        "Basketball/v_Basketball_g09_c02",
+    ):
         small_video(data, vid)
     with pytest.raises(ValueError, match="1 video.s. of the split are not in .*g08_c01"):
         load_records(str(data), ucf)

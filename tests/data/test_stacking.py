@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from flowpipe.storage.codec import dequantize, quantization_step
 from flowpipe.data import FlowStackDataset, View
 from flowpipe.data.planes import DecodedFlow
 from flowpipe.data.stacking import chains_of, simple_stack
+from flowpipe.storage.codec import dequantize, quantization_step
 from tests.data.flowsets import (
     constant_field,
     rotation_field,
@@ -38,8 +38,9 @@ def one_video_dataset(root: Path, field: np.ndarray, video_id: str = "v") -> Pat
 
 def whole_frame_stack(root: Path, stacking: str, flip: bool = False) -> torch.Tensor:
     """[L, 2, H, W] pixels: the stack at τ=1 over the whole frame, no mean subtraction."""
-    ds = FlowStackDataset(root, L=L, stacking=stacking, mode="test", crop=SIZE[0],
-                          subtract_mean=False, test_crops=1)  # fmt: skip
+    ds = FlowStackDataset(
+        root, L=L, stacking=stacking, mode="test", crop=SIZE[0], subtract_mean=False, test_crops=1
+    )
     view = View(0, 0, SIZE[0], SIZE[1], SIZE[0], flip)
     return ds.stacks(ds.records[0], 1, [view])[0].reshape(L, 2, SIZE[1], SIZE[0])
 

@@ -43,8 +43,13 @@ def test_multiscale_crop_sizes_and_positions_follow_tsn() -> None:
     for _ in range(600):
         v = multiscale_crop(rng, WIDTH, HEIGHT, 224)
         w, h = v.width, v.height
-        corners = {(0, 0), (WIDTH - w, 0), (0, HEIGHT - h), (WIDTH - w, HEIGHT - h),
-                   ((WIDTH - w) // 2, (HEIGHT - h) // 2)}  # fmt: skip
+        corners = {
+            (0, 0),
+            (WIDTH - w, 0),
+            (0, HEIGHT - h),
+            (WIDTH - w, HEIGHT - h),
+            ((WIDTH - w) // 2, (HEIGHT - h) // 2),
+        }
         assert (w, h) in allowed and (v.x0, v.y0) in corners and v.size == 224
         seen_sizes.add((w, h))
         flips.add(v.flip)
@@ -76,8 +81,11 @@ def test_view_grid_maps_pixel_centres_and_scale() -> None:
 
 def test_crop_that_does_not_fit_is_a_clear_error() -> None:
     rng = np.random.default_rng(0)
-    for make in (lambda: ten_crop(200, 150, 224), lambda: centre_crop(300, 200, 224),
-                 lambda: random_crop(rng, 224, 223, 224)):  # fmt: skip
+    for make in (
+        lambda: ten_crop(200, 150, 224),
+        lambda: centre_crop(300, 200, 224),
+        lambda: random_crop(rng, 224, 223, 224),
+    ):
         with pytest.raises(ValueError, match=r"crop 224 does not fit frames of \d+x\d+"):
             make()
     small = multiscale_crop(rng, 200, 150, 224)  # multi-scale resizes instead

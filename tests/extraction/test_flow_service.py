@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from flowpipe.extraction.flow_service import FlowBatcher, batcher_for
+from flowpipe.extraction.flow_service import FlowService, service_for
+from flowpipe.extraction.settings import JobTuning
 from flowpipe.flow import preset, tvl1_flow
 
 FAST = preset("fast")
@@ -36,7 +37,7 @@ def assert_same_flow(got: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor) -
 def test_requests_of_several_threads_share_one_solver_call() -> None:
     frames = textured_frames(13)
     requests = [(frames[3 * i : 3 * i + 3], frames[3 * i + 1 : 3 * i + 4]) for i in range(4)]
-    batcher = FlowBatcher("cpu", max_pairs=12, linger=WAIT)  # solves once 12 pairs wait
+    batcher = FlowService("cpu", max_pairs=12, linger=WAIT)  # solves once 12 pairs wait
     start = threading.Barrier(len(requests))
 
     def ask(request: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -53,7 +54,7 @@ def test_requests_of_several_threads_share_one_solver_call() -> None:
 
 def test_frame_sizes_are_not_merged() -> None:
     small, large = textured_frames(3), textured_frames(3, height=30, width=40, seed=1)
-    batcher = FlowBatcher("cpu", max_pairs=64, linger=0.5)
+    batcher = FlowService("cpu", max_pairs=64, linger=0.5)
     futures = [batcher.submit(f[:-1], f[1:], FAST) for f in (small, large)]
     flows = [future.result(timeout=WAIT) for future in futures]
     assert batcher.batches_run == 2
@@ -64,7 +65,7 @@ def test_frame_sizes_are_not_merged() -> None:
 
 def test_a_request_larger_than_max_pairs_runs_alone_and_whole() -> None:
     frames = textured_frames(8)
-    batcher = FlowBatcher("cpu", max_pairs=4, linger=0.5)
+    batcher = FlowService("cpu", max_pairs=4, linger=0.5)
     futures = [
         batcher.submit(frames[:6], frames[1:7], FAST),
         batcher.submit(frames[:2], frames[1:3], FAST),
@@ -77,7 +78,7 @@ def test_a_request_larger_than_max_pairs_runs_alone_and_whole() -> None:
 
 def test_bad_requests_fail_their_futures_and_the_service_goes_on() -> None:
     frames = textured_frames(4)
-    batcher = FlowBatcher("cpu", max_pairs=2, linger=WAIT)
+    batcher = FlowService("cpu", max_pairs=2, linger=WAIT)
     mismatched = batcher.submit(frames[:2], frames[:3], FAST)
     assert isinstance(mismatched.exception(timeout=WAIT), ValueError)
     not_uint8 = batcher.submit(frames[:2].float(), frames[1:3].float(), FAST)
@@ -96,10 +97,14 @@ def test_bad_requests_fail_their_futures_and_the_service_goes_on() -> None:
     assert_same_flow(later.result(timeout=WAIT), frames[1:3], frames[2:4])
 
 
-def test_batcher_for_is_one_service_per_device_and_size() -> None:
-    assert batcher_for("cpu", 32) is batcher_for("cpu", 32)
-    assert batcher_for("cpu", 32) is not batcher_for("cpu", 64)
+def pairs(n: int) -> JobTuning:
+    return JobTuning(solver_pairs_cpu=n, solver_pairs_gpu=n)
+
+
+def test_service_for_is_one_service_per_device_and_size() -> None:
+    assert service_for("cpu", pairs(32)) is service_for("cpu", pairs(32))
+    assert service_for("cpu", pairs(32)) is not service_for("cpu", pairs(64))
     if not torch.cuda.is_available():
-        assert batcher_for("auto", 32) is batcher_for("cpu", 32)
+        assert service_for("auto", pairs(32)) is service_for("cpu", pairs(32))
         with pytest.raises(ValueError, match="CUDA is not available"):
-            batcher_for("cuda", 32)
+            service_for("cuda", pairs(32))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from flowpipe.storage import DatasetStore
 from flowpipe.storage.codec import decode_jpeg
-from flowpipe.storage.dataset import DatasetStore
 from flowpipe.synth import write_dataset
 
 DASK = str(Path(sys.executable).parent / "dask")
@@ -24,8 +24,13 @@ FAST = ["--nscales", "3", "--warps", "2", "--no-progress"]
 
 
 def flowpipe(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "flowpipe", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "flowpipe", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str, str]:
@@ -51,8 +56,9 @@ def assert_complete(root: Path, video_id: str, flows: int) -> None:
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory) -> Path:
-    root = write_dataset(tmp_path_factory.mktemp("synth"), videos_per_class=1, frames=10,
-                         size=(96, 72), seed=1)  # fmt: skip
+    root = write_dataset(
+        tmp_path_factory.mktemp("synth"), videos_per_class=1, frames=10, size=(96, 72), seed=1
+    )
     return root / "videos"
 
 
@@ -60,14 +66,43 @@ def videos(tmp_path_factory) -> Path:
 def scheduler(tmp_path: Path):
     """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1."""
     file = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(file)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [
+                DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(file),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     wait_for(file.exists, what="the scheduler file")
-    workers = [subprocess.Popen([DASK, "worker", "--scheduler-file", str(file), "--nthreads", "1",
-                                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-               for _ in range(2)]  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            [
+                DASK,
+                "worker",
+                "--scheduler-file",
+                str(file),
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     procs += workers
     from distributed import Client
 
@@ -82,8 +117,17 @@ def scheduler(tmp_path: Path):
 def test_external_cluster_survives_a_killed_worker(videos: Path, scheduler, tmp_path) -> None:
     file, workers = scheduler
     out = tmp_path / "out"
-    proc = flowpipe("extract", str(videos), "-o", str(out), "--scheduler-file", str(file),
-                    "--device", "cpu", *FAST)  # fmt: skip
+    proc = flowpipe(
+        "extract",
+        str(videos),
+        "-o",
+        str(out),
+        "--scheduler-file",
+        str(file),
+        "--device",
+        "cpu",
+        *FAST,
+    )
     wait_for(lambda: any(out.rglob("meta.json")), what="a first finished video")
     workers[0].send_signal(signal.SIGKILL)
     code, stdout, stderr = finish(proc)
@@ -96,12 +140,24 @@ def test_external_cluster_survives_a_killed_worker(videos: Path, scheduler, tmp_
     assert len((out / "videos.txt").read_text().splitlines()) == 8
 
 
-def test_gpu_job_on_a_cluster_without_gpu_workers_is_refused(videos: Path, scheduler,
-                                                             tmp_path: Path) -> None:  # fmt: skip
+def test_gpu_job_on_a_cluster_without_gpu_workers_is_refused(
+    videos: Path, scheduler, tmp_path: Path
+) -> None:
     file, _ = scheduler
     out = tmp_path / "out"
-    code, _, stderr = finish(flowpipe("extract", str(videos), "-o", str(out), "--scheduler-file",
-                                      str(file), "--device", "cuda", *FAST))  # fmt: skip
+    code, _, stderr = finish(
+        flowpipe(
+            "extract",
+            str(videos),
+            "-o",
+            str(out),
+            "--scheduler-file",
+            str(file),
+            "--device",
+            "cuda",
+            *FAST,
+        )
+    )
     assert code == 2
     assert "no worker of the cluster declares a GPU resource" in stderr
     assert "Traceback" not in stderr
@@ -110,16 +166,27 @@ def test_gpu_job_on_a_cluster_without_gpu_workers_is_refused(videos: Path, sched
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 def test_local_gpu_job_without_cuda_is_refused(videos: Path, tmp_path: Path) -> None:
-    code, _, stderr = finish(flowpipe("extract", str(videos), "-o", str(tmp_path / "out"),
-                                      "--device", "cuda", *FAST))  # fmt: skip
+    code, _, stderr = finish(
+        flowpipe("extract", str(videos), "-o", str(tmp_path / "out"), "--device", "cuda", *FAST)
+    )
     assert code == 2
     assert "CUDA is not available" in stderr and len(stderr.strip().splitlines()) == 1
 
 
 def test_killed_client_rerun_redoes_only_unfinished(videos: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = flowpipe("extract", str(videos), "-o", str(out), "--workers", "1", "--device", "cpu",
-                    *FAST, start_new_session=True)  # fmt: skip
+    proc = flowpipe(
+        "extract",
+        str(videos),
+        "-o",
+        str(out),
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+        *FAST,
+        start_new_session=True,
+    )
     wait_for(lambda: len(list(out.rglob("meta.json"))) >= 2, timeout=300, what="two videos")
     os.killpg(proc.pid, signal.SIGKILL)  # the client and its local cluster, mid-job
     proc.wait()
@@ -128,8 +195,9 @@ def test_killed_client_rerun_redoes_only_unfinished(videos: Path, tmp_path: Path
     for video_id, meta in first.items():  # nothing partial is listed as done
         assert_complete(out, video_id, meta["flows"])
     stamps = {p: p.stat().st_mtime_ns for v in first for p in (out / v).iterdir()}
-    code, stdout, stderr = finish(flowpipe("extract", str(videos), "-o", str(out), "--workers",
-                                           "1", "--device", "cpu", *FAST))  # fmt: skip
+    code, stdout, stderr = finish(
+        flowpipe("extract", str(videos), "-o", str(out), "--workers", "1", "--device", "cpu", *FAST)
+    )
     assert code == 0, stderr
     assert f"{8 - len(first)} extracted, {len(first)} already done, 0 failed" in stdout
     assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())
@@ -146,9 +214,24 @@ def test_bad_inputs_fail_alone_and_exit_1(videos: Path, tmp_path: Path) -> None:
     (inputs / "empty.mp4").write_bytes(b"")
     (inputs / "notes.mp4").write_text("not a video")
     out = tmp_path / "out"
-    code, stdout, stderr = finish(flowpipe("extract", str(inputs), str(tmp_path / "missing.avi"),
-                                           "-o", str(out), "--workers", "1", "--device", "cpu",
-                                           *FAST))  # fmt: skip
+    (tmp_path / "list.txt").write_text(
+        "# a list file's entries are not checked up front\nmissing.avi\n"
+    )
+    code, stdout, stderr = finish(
+        flowpipe(
+            "extract",
+            str(inputs),
+            "--list",
+            str(tmp_path / "list.txt"),
+            "-o",
+            str(out),
+            "--workers",
+            "1",
+            "--device",
+            "cpu",
+            *FAST,
+        )
+    )
     assert code == 1, stderr
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     failed = {Path(f["path"]).name for f in failures}
@@ -160,7 +243,7 @@ def test_bad_inputs_fail_alone_and_exit_1(videos: Path, tmp_path: Path) -> None:
     done = DatasetStore(str(out)).list_done()
     assert "clip één" in done
     assert_complete(out, "clip één", done["clip één"]["flows"])
-    command = [sys.executable, "-m", "flowpipe", "info", str(out)]
+    command = [sys.executable, "-m", "flowpipe", "info", "--json", str(out)]
     info = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     assert info["videos"] == len(done) and info["failures"] == len(failures)
     assert info["ratio_to_float32"] > 10 and 0 < info["quantization_jpeg_epe_px"] < 0.16
@@ -171,35 +254,43 @@ def test_duplicate_video_ids_are_refused_before_starting(videos: Path, tmp_path:
     (tmp_path / "a").mkdir()
     shutil.copy(clip, tmp_path / "a" / "same.mp4")
     shutil.copy(clip, tmp_path / "same.avi")
-    code, stdout, stderr = finish(flowpipe("extract", str(tmp_path / "a" / "same.mp4"),
-                                           str(tmp_path / "same.avi"), "-o",
-                                           str(tmp_path / "out"), *FAST))  # fmt: skip
+    code, stdout, stderr = finish(
+        flowpipe(
+            "extract",
+            str(tmp_path / "a" / "same.mp4"),
+            str(tmp_path / "same.avi"),
+            "-o",
+            str(tmp_path / "out"),
+            *FAST,
+        )
+    )
     assert code == 2 and "two inputs map to video id 'same'" in stderr
     assert len(stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 
-def test_workers_report_frames_as_they_go(videos: Path, tmp_path: Path) -> None:
-    from flowpipe.extraction.run import ClusterOptions, run_extraction
-    from flowpipe.extraction.worker import ExtractSettings, VideoTask
-    from flowpipe.flow import TVL1Params
-
+def test_a_log_gets_plain_progress_lines_with_totals(videos: Path, tmp_path: Path) -> None:
+    """stderr not a terminal (a SLURM log): plain lines, no escape codes, frames counted as the
+    workers report them, the total from the headers, and a last line when all are done."""
     clips = sorted(videos.rglob("*.mp4"))[:2]
-    tasks = [VideoTask(str(c), c.stem) for c in clips]
-    seen: list[int] = []
-    summary = run_extraction(tasks, str(tmp_path / "out"),
-                             ExtractSettings(params=TVL1Params(nscales=2, warps=1)),
-                             ClusterOptions(workers=1, device="cpu", batch=4), progress=False,
-                             echo=lambda _: None, on_frames=seen.append)  # fmt: skip
-    assert sorted(summary.done) == sorted(t.video_id for t in tasks)
-    assert len(seen) >= 2 and all(n > 0 for n in seen)  # several chunks per 10-frame video
-    assert sum(seen) <= 20
+    env = {**os.environ, "FLOWPIPE_JOB_PROGRESS_SECONDS": "0.05"}
+    args = ["extract", *map(str, clips), "-o", str(tmp_path / "out"), "--workers", "1"]
+    code, stdout, stderr = finish(flowpipe(*args, "--device", "cpu", "--batch", "4", env=env))
+    assert code == 0, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("progress: ")]
+    assert "\x1b" not in stderr and "\r" not in stderr
+    assert len(lines) >= 3
+    assert lines[-1].startswith("progress: 2/2 videos, 20 frames,") and "0 failed" in lines[-1]
+    frames = [int(ln.split(", ")[1].split()[0]) for ln in lines]
+    assert frames == sorted(frames) and 0 < frames[1] < 20  # counted as chunks finish
+    assert any("ETA 0:" in ln for ln in lines[1:-1])
 
 
 def test_chunk_size_defaults_per_device_and_yields_to_the_users() -> None:
-    from flowpipe.extraction.run import ClusterOptions
-    from flowpipe.extraction.worker import CUDA_DEFAULT_BATCH, DEFAULT_BATCH
+    from flowpipe.extraction.cluster import ClusterOptions
+    from flowpipe.extraction.settings import JobTuning
 
-    assert ClusterOptions(device="cpu").chunk_pairs() == DEFAULT_BATCH
-    assert ClusterOptions(device="cuda").chunk_pairs() == CUDA_DEFAULT_BATCH
-    assert ClusterOptions(device="cuda:0", batch=8).chunk_pairs() == 8
+    tuning = JobTuning()
+    assert ClusterOptions(device="cpu").chunk_pairs(tuning) == tuning.chunk_pairs_cpu == 16
+    assert ClusterOptions(device="cuda").chunk_pairs(tuning) == tuning.chunk_pairs_gpu == 64
+    assert ClusterOptions(device="cuda:0", batch=8).chunk_pairs(tuning) == 8

@@ -1,4 +1,4 @@
-"""flowpipe.extraction.video on real files: the shared clips, videos made here, and broken inputs."""
+"""flowpipe.extraction.video on real files: the shared clips, videos made here, broken inputs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 
-from flowpipe.synth import render_video, video_seed, write_dataset
 from flowpipe.extraction.video import (
     VIDEO_EXTENSIONS,
     Resize,
@@ -22,6 +21,7 @@ from flowpipe.extraction.video import (
     to_gray,
     video_id,
 )
+from flowpipe.synth import render_video, video_seed, write_dataset
 
 # name -> (width, height, container fps, frames)
 SHARED = {

@@ -9,33 +9,63 @@ import cv2
 import numpy as np
 import pytest
 
-from flowpipe.storage.codec import decode_jpeg, dequantize, quantization_step
-from flowpipe.extraction.worker import ExtractSettings, VideoTask, extract_video
-from flowpipe.flow import TVL1Params, tvl1_flow
-from flowpipe.storage.dataset import DatasetStore
-from flowpipe.synth import write_dataset
+from flowpipe.extraction.settings import ExtractSettings
+from flowpipe.extraction.tasks import VideoTask
 from flowpipe.extraction.video import Resize, iter_frames, to_gray
+from flowpipe.extraction.worker import VideoJob, extract_video
+from flowpipe.flow import TVL1Params, tvl1_flow
+from flowpipe.storage import DatasetStore
+from flowpipe.storage.codec import decode_jpeg, dequantize, quantization_step
+from flowpipe.storage.dataset import StoreSpec
+from flowpipe.synth import write_dataset
 
 FAST = TVL1Params(nscales=3, warps=2)
 
 
+def extract(
+    path: Path,
+    video_id: str,
+    settings: ExtractSettings,
+    out: Path,
+    pack: str = "folder",
+    batch: int | None = None,
+) -> dict:
+    """extract_video of one file into the dataset at out, on the CPU."""
+    task = VideoTask(str(path), video_id)
+    return extract_video(
+        VideoJob(task, settings, StoreSpec(str(out), pack), "cpu", chunk_pairs=batch)
+    )
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    root = write_dataset(tmp_path_factory.mktemp("synth"), videos_per_class=1, frames=7,
-                         size=(64, 48), classes=["rotate_cw"], fmt="avi")  # fmt: skip
+    root = write_dataset(
+        tmp_path_factory.mktemp("synth"),
+        videos_per_class=1,
+        frames=7,
+        size=(64, 48),
+        classes=["rotate_cw"],
+        fmt="avi",
+    )
     return root / "videos" / "rotate_cw" / "rotate_cw_000.avi"
 
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
-    root = write_dataset(tmp_path_factory.mktemp("long"), videos_per_class=1, frames=129,
-                         size=(64, 48), classes=["rotate_cw"], fmt="avi")  # fmt: skip
+    root = write_dataset(
+        tmp_path_factory.mktemp("long"),
+        videos_per_class=1,
+        frames=129,
+        size=(64, 48),
+        classes=["rotate_cw"],
+        fmt="avi",
+    )
     return root / "videos" / "rotate_cw" / "rotate_cw_000.avi"
 
 
 def test_folder_layout_and_round_trip(clip: Path, tmp_path: Path) -> None:
     settings = ExtractSettings(params=FAST, rgb=True)
-    result = extract_video(VideoTask(str(clip), "a/clip"), settings, str(tmp_path), batch=4)
+    result = extract(clip, "a/clip", settings, tmp_path, batch=4)
     assert result["status"] == "done" and result["frames"] == 7 and result["flows"] == 6
     folder = tmp_path / "a" / "clip"
     names = sorted(p.name for p in folder.iterdir())
@@ -60,7 +90,7 @@ def test_folder_layout_and_round_trip(clip: Path, tmp_path: Path) -> None:
 def test_batch_size_does_not_change_the_output(clip: Path, tmp_path: Path) -> None:
     settings = ExtractSettings(params=FAST, backward=False)
     for batch, out in ((2, "b2"), (16, "b16")):
-        extract_video(VideoTask(str(clip), "clip"), settings, str(tmp_path / out), batch=batch)
+        extract(clip, "clip", settings, tmp_path / out, batch=batch)
     for k in range(1, 7):
         a = (tmp_path / "b2" / "clip" / f"flow_x_{k:05d}.jpg").read_bytes()
         b = (tmp_path / "b16" / "clip" / f"flow_x_{k:05d}.jpg").read_bytes()
@@ -70,7 +100,7 @@ def test_batch_size_does_not_change_the_output(clip: Path, tmp_path: Path) -> No
 
 def test_zip_layout_resize_and_max_frames(clip: Path, tmp_path: Path) -> None:
     settings = ExtractSettings(params=FAST, resize=Resize(size=(32, 24)), max_frames=4)
-    result = extract_video(VideoTask(str(clip), "clip"), settings, str(tmp_path), pack="zip")
+    result = extract(clip, "clip", settings, tmp_path, pack="zip")
     assert result["flows"] == 3 and result["size"] == [32, 24]
     store = DatasetStore(str(tmp_path), "zip")
     assert decode_jpeg(store.read_file("clip", "flow_x_00003.jpg")).shape == (24, 32)
@@ -93,9 +123,9 @@ def test_bad_video_is_a_failure_record(tmp_path: Path, kind: str, clip: Path) ->
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 24))
         writer.write(np.full((24, 32, 3), 128, np.uint8))
         writer.release()
-    result = extract_video(VideoTask(str(path), "bad"), ExtractSettings(params=FAST),
-                           str(tmp_path / "out"))  # fmt: skip
-    assert result["status"] == "failed" and str(path) in result["message"]
+    result = extract(path, "bad", ExtractSettings(params=FAST), tmp_path / "out")
+    assert result["status"] == "failed" and result["path"] == str(path)
+    assert str(path) not in result["message"]  # the failure line names the path once
     assert "\n" not in result["message"]
     assert not (tmp_path / "out" / "bad" / "meta.json").exists()
 
@@ -107,21 +137,19 @@ def test_peak_memory_does_not_grow_with_the_video(
     """33 then 129 frames (all chunks full at batch 4): the Python allocation peak grows by far
     less than the 96 extra frames' JPEGs, which holding a video until it is written costs."""
 
-    def extract(frames: int) -> tuple[int, int]:
+    def extract_frames(frames: int) -> tuple[int, int]:
         settings = ExtractSettings(params=FAST, rgb=True, quality=100, max_frames=frames)
         out = tmp_path / f"{frames}"
         tracemalloc.start()
         try:
-            result = extract_video(
-                VideoTask(str(long_clip), "v"), settings, str(out), pack, batch=4
-            )
+            result = extract(long_clip, "v", settings, out, pack, batch=4)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
         assert result["status"] == "done" and result["frames"] == frames
         return peak, DatasetStore(str(out), pack).bytes_used()
 
-    extract(9)  # compiled kernels and caches made before measuring
-    (short_peak, short_bytes), (long_peak, long_bytes) = extract(33), extract(129)
+    extract_frames(9)  # compiled kernels and caches made before measuring
+    (short_peak, short_bytes), (long_peak, long_bytes) = extract_frames(33), extract_frames(129)
     assert long_bytes - short_bytes > 400_000
     assert long_peak - short_peak < 0.75 * (long_bytes - short_bytes)

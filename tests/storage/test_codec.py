@@ -1,4 +1,4 @@
-"""flowpipe.storage.codec: quantisation formula, numpy/torch agreement, JPEG encode/decode and errors."""
+"""flowpipe.storage.codec: the quantisation formula, numpy/torch agreement, JPEG and its errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""flowpipe.storage.dataset: the OUT layout (folder and zip), done markers, lists, failures, fsspec URLs."""
+"""flowpipe.storage: the OUT layout (folder and zip), done markers, lists, failures, fsspec URLs."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ import pytest
 from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 from fsspec.spec import AbstractBufferedFile
 
-from flowpipe.storage.codec import decode_jpeg, encode_jpeg, quantize
-from flowpipe.storage.dataset import (
+from flowpipe.storage import (
     FORMAT_VERSION,
-    STALE_TEMPORARY_SECONDS,
     DatasetStore,
     backward_names,
     flow_names,
     image_name,
 )
+from flowpipe.storage.codec import decode_jpeg, encode_jpeg, quantize
+from flowpipe.storage.dataset import STALE_TEMPORARY_SECONDS
 
 SETTINGS = {"bound": 20.0, "quality": 95, "size": [340, 256], "tvl1": {"tau": 0.25}}
 
@@ -356,7 +356,7 @@ def test_writer_refuses_a_repeated_member(tmp_path: Path) -> None:
 
 KILLED_WRITER = """
 import sys
-from flowpipe.storage.dataset import DatasetStore, flow_names
+from flowpipe.storage import DatasetStore, flow_names
 writer = DatasetStore(sys.argv[1], sys.argv[2]).video_writer("v")
 for k in (1, 2):
     for name in flow_names(k):
@@ -370,8 +370,12 @@ sys.stdin.read()  # until killed
 def test_killed_writer_leaves_video_not_done_and_rerun_redoes_it(tmp_path: Path, pack: str) -> None:
     store = DatasetStore(str(tmp_path), pack=pack)
     store.write_video("v", video_files(3), meta_for(3))
-    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path), pack],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path), pack],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline() == "added\n"
     child.kill()
     child.wait()

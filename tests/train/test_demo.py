@@ -30,9 +30,31 @@ def test_demo_reaches_the_figures(tmp_path: Path) -> None:
 def test_torchrun_ddp_on_cpu(dataset: Path, tmp_path: Path) -> None:  # noqa: F811
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     assert torchrun, "torchrun comes with torch"
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "flowpipe", "train",
-           "temporal", str(dataset), "-o", str(tmp_path / "run"), "-L", "4", "--crop", "32",
-           "--epochs", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu"]  # fmt: skip
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "flowpipe",
+        "train",
+        "temporal",
+        str(dataset),
+        "-o",
+        str(tmp_path / "run"),
+        "-L",
+        "4",
+        "--crop",
+        "32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -61,8 +61,14 @@ def test_average_fusion_beats_each_stream() -> None:
 def test_average_weights_are_normalised_and_videos_aligned_by_id() -> None:
     a, b = two_streams("test", seed=0, wrong_boost=1.5)
     order = np.random.default_rng(1).permutation(len(b.video_ids))
-    shuffled = VideoScores([b.video_ids[i] for i in order], b.scores[order], b.labels[order],
-                           CLASSES, "spatial", "test")  # fmt: skip
+    shuffled = VideoScores(
+        [b.video_ids[i] for i in order],
+        b.scores[order],
+        b.labels[order],
+        CLASSES,
+        "spatial",
+        "test",
+    )
     fused = fuse_average([a, shuffled], weights=[2, 6])
     np.testing.assert_allclose(fused.scores, 0.25 * a.scores + 0.75 * b.scores, rtol=1e-6)
     assert align([a, shuffled])[1].video_ids == a.video_ids
@@ -83,17 +89,23 @@ def test_svm_fusion_learns_what_averaging_cannot() -> None:
 def test_misaligned_ids_are_refused() -> None:
     a, b = two_streams("test", seed=0, wrong_boost=1.5)
     b.video_ids[4] = "elsewhere/video"
-    with pytest.raises(ValueError, match=r"score set 2 \(spatial, test\) covers different videos "
-                       r"than score set 1 \(temporal, test\): 1 \(e\.g\. 'test/video_004'\) "
-                       r"missing, 1 \(e\.g\. 'elsewhere/video'\) extra"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"score set 2 \(spatial, test\) covers different videos "
+        r"than score set 1 \(temporal, test\): 1 \(e\.g\. 'test/video_004'\) "
+        r"missing, 1 \(e\.g\. 'elsewhere/video'\) extra",
+    ):
         fuse_average([a, b])
 
 
 def test_different_class_lists_are_refused() -> None:
     a, b = two_streams("test", seed=0, wrong_boost=1.5)
     b.class_names[3] = "other"
-    with pytest.raises(ValueError, match=r"class lists differ: .* first difference at class 3: "
-                       r"\['class_3'\] vs \['other'\]"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"class lists differ: .* first difference at class 3: "
+        r"\['class_3'\] vs \['other'\]",
+    ):
         align([a, b])
 
 
@@ -113,16 +125,20 @@ def test_svm_needs_every_training_label() -> None:
     test = two_streams("test", seed=20, wrong_boost=4.0)
     for vs in train:
         vs.labels[7] = -1
-    with pytest.raises(ValueError, match=r"needs the label of every training video: 1 of 120 "
-                       r"have none \(-1\), e.g. 'train/video_007'"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"needs the label of every training video: 1 of 120 "
+        r"have none \(-1\), e.g. 'train/video_007'",
+    ):
         fuse_svm(train, test)
 
 
 def test_svm_needs_the_same_streams_in_the_same_order() -> None:
     train = two_streams("train", seed=10, wrong_boost=4.0)
     test = two_streams("test", seed=20, wrong_boost=4.0)
-    with pytest.raises(ValueError, match="training set 1 is the spatial stream, test set 1 the "
-                       "temporal stream"):  # fmt: skip
+    with pytest.raises(
+        ValueError, match="training set 1 is the spatial stream, test set 1 the temporal stream"
+    ):
         fuse_svm(train[::-1], test)
 
 
@@ -150,8 +166,16 @@ def test_cli_fuse_svm_writes_fused_scores_and_prints_a_summary(
 ) -> None:
     out = tmp_path / "fused.npz"
     train = f"{score_files['temporal_train']},{score_files['spatial_train']}"
-    result = fuse_cli(score_files["temporal_test"], score_files["spatial_test"], "-o", str(out),
-                      "--method", "svm", "--train-scores", train)  # fmt: skip
+    result = fuse_cli(
+        score_files["temporal_test"],
+        score_files["spatial_test"],
+        "-o",
+        str(out),
+        "--method",
+        "svm",
+        "--train-scores",
+        train,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["method"] == "svm" and summary["fused"]["top1"] > 0.95
@@ -162,24 +186,35 @@ def test_cli_fuse_svm_writes_fused_scores_and_prints_a_summary(
 
 def test_cli_fuse_average_with_weights(score_files: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "fused.npz"
-    result = fuse_cli(score_files["temporal_test"], score_files["spatial_test"], "-o", str(out),
-                      "--weights", "1,3")  # fmt: skip
+    result = fuse_cli(
+        score_files["temporal_test"],
+        score_files["spatial_test"],
+        "-o",
+        str(out),
+        "--weights",
+        "1,3",
+    )
     assert result.returncode == 0, result.stderr
     a, b = load_scores(score_files["temporal_test"]), load_scores(score_files["spatial_test"])
-    np.testing.assert_allclose(load_scores(out).scores, 0.25 * a.scores + 0.75 * b.scores,
-                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        load_scores(out).scores, 0.25 * a.scores + 0.75 * b.scores, rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["missing.npz", "-o", "out.npz"], "score file not found: missing.npz"),
-        (["{temporal_test}", "{spatial_test}", "-o", "out.npz", "--weights", "1,x"],
-         "'--weights': expected comma-separated numbers such as 1,2"),
-        (["{temporal_test}", "{spatial_test}", "-o", "out.npz", "--method", "svm"],
-         "SVM fusion needs the training-set score file of every stream"),
+        (
+            ["{temporal_test}", "{spatial_test}", "-o", "out.npz", "--weights", "1,x"],
+            "'--weights': expected comma-separated numbers such as 1,2",
+        ),
+        (
+            ["{temporal_test}", "{spatial_test}", "-o", "out.npz", "--method", "svm"],
+            "SVM fusion needs the training-set score file of every stream",
+        ),
     ],
-)  # fmt: skip
+)
 def test_cli_fuse_bad_input_is_one_error_line(
     score_files: dict[str, str], tmp_path: Path, args: list[str], message: str
 ) -> None:

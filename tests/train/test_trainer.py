@@ -47,20 +47,44 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def config(dataset: Path, out: Path, stream: str = "temporal", **kw) -> TrainConfig:
-    base = dict(stream=stream, data=str(dataset), out=str(out), L=4, T=4, crop=32, epochs=1,
-                batch_size=4, workers=0, device="cpu", lr=0.01)  # fmt: skip
+    base = dict(
+        stream=stream,
+        data=str(dataset),
+        out=str(out),
+        L=4,
+        T=4,
+        crop=32,
+        epochs=1,
+        batch_size=4,
+        workers=0,
+        device="cpu",
+        lr=0.01,
+    )
     return TrainConfig(**{**base, **kw})
 
 
 def run_cli(*args: str, **popen) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "flowpipe", *args], capture_output=True,
-                          text=True, env=env, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "flowpipe", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_temporal_training_writes_checkpoints_and_metrics(dataset: Path, tmp_path: Path) -> None:
-    summary = train(config(dataset, tmp_path, epochs=2, val_split=str(dataset / "videos.txt"),
-                           arch="resnet18", dropout=0.5))  # fmt: skip
+    summary = train(
+        config(
+            dataset,
+            tmp_path,
+            epochs=2,
+            val_split=str(dataset / "videos.txt"),
+            arch="resnet18",
+            dropout=0.5,
+        )
+    )
     assert [row["epoch"] for row in summary["epochs"]] == [1, 2]
     assert summary["classes"] == list(CLASSES)
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
@@ -73,11 +97,14 @@ def test_temporal_training_writes_checkpoints_and_metrics(dataset: Path, tmp_pat
     assert (tmp_path / "best.pt").is_file()
 
 
-@pytest.mark.parametrize(("stream", "kw", "views"), [
-    ("temporal", {"segments": 2, "stacking": "trajectory", "bidirectional": True}, 10 * 3),
-    ("i3d", {}, 1),
-    ("spatial", {}, 10 * 3),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("stream", "kw", "views"),
+    [
+        ("temporal", {"segments": 2, "stacking": "trajectory", "bidirectional": True}, 10 * 3),
+        ("i3d", {}, 1),
+        ("spatial", {}, 10 * 3),
+    ],
+)
 def test_each_stream_trains_and_evaluates(
     dataset: Path, tmp_path: Path, stream: str, kw: dict, views: int
 ) -> None:
@@ -91,14 +118,35 @@ def test_each_stream_trains_and_evaluates(
 
 
 def test_resume_after_a_kill_gives_the_unbroken_weights(dataset: Path, tmp_path: Path) -> None:
-    args = ["train", "temporal", str(dataset), "-L", "4", "--crop", "32", "--batch-size", "2",
-            "--workers", "1", "--device", "cpu", "--epochs", "2", "--seed", "7"]  # fmt: skip
+    args = [
+        "train",
+        "temporal",
+        str(dataset),
+        "-L",
+        "4",
+        "--crop",
+        "32",
+        "--batch-size",
+        "2",
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--seed",
+        "7",
+    ]
     unbroken = run_cli(*args, "-o", str(tmp_path / "unbroken"))
     assert unbroken.returncode == 0, unbroken.stderr
     killed = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "flowpipe", *args, "-o", str(killed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowpipe", *args, "-o", str(killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while not (killed / "metrics.csv").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -132,14 +180,17 @@ def test_cross_modality_init_from_a_checkpoint(dataset: Path, tmp_path: Path) ->
     torch.testing.assert_close(model.layer1[0].conv1.weight, rgb.layer1[0].conv1.weight)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--arch", "vgg16"], "error: unknown architecture 'vgg16'"),
-    (["--arch", "i3d"], "error: the temporal stream cannot use architecture i3d"),
-    (["--arch", "cnn-m-2048"], "error: architecture cnn-m-2048 cannot take 32x32 crops"),
-    (["--split", "MISSING"], "error: split file not found"),
-    (["--pretrained", "BADCKPT"], "does not fit model shape"),
-    (["--split", "NEVER"], "are not in"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--arch", "vgg16"], "error: unknown architecture 'vgg16'"),
+        (["--arch", "i3d"], "error: the temporal stream cannot use architecture i3d"),
+        (["--arch", "cnn-m-2048"], "error: architecture cnn-m-2048 cannot take 32x32 crops"),
+        (["--split", "MISSING"], "error: split file not found"),
+        (["--pretrained", "BADCKPT"], "does not fit model shape"),
+        (["--split", "NEVER"], "are not in"),
+    ],
+)
 def test_bad_input_is_one_error_line(
     dataset: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
@@ -152,8 +203,22 @@ def test_bad_input_is_one_error_line(
         (tmp_path / "list.txt").write_text("cw/cw_0 9 0\ncw/not_extracted 9 0\n")
         args = [str(tmp_path / "list.txt") if a == "NEVER" else a for a in args]
     args = [str(tmp_path / "nope.txt") if a == "MISSING" else a for a in args]
-    result = run_cli("train", "temporal", str(dataset), "-o", str(tmp_path / "run"), "-L", "4",
-                     "--crop", "32", "--workers", "0", "--device", "cpu", *args)  # fmt: skip
+    result = run_cli(
+        "train",
+        "temporal",
+        str(dataset),
+        "-o",
+        str(tmp_path / "run"),
+        "-L",
+        "4",
+        "--crop",
+        "32",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        *args,
+    )
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr

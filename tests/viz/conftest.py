@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flowpipe.storage import DatasetStore, flow_names
 from flowpipe.storage.codec import encode_jpeg
-from flowpipe.storage.dataset import DatasetStore, flow_names
 from flowpipe.synth import write_dataset
 
 FLOWPIPE = [sys.executable, "-m", "flowpipe"]
@@ -39,15 +39,32 @@ def assert_one_line_error(result: subprocess.CompletedProcess, text: str) -> Non
 def extracted(tmp_path_factory) -> Path:
     """Two 6-frame synthetic clips through `flowpipe extract --rgb`, plus one broken input."""
     root = tmp_path_factory.mktemp("viz_extracted")
-    synth = write_dataset(root / "synth", videos_per_class=1, frames=6, size=(64, 48),
-                          classes=["translate_right", "rotate_cw"])  # fmt: skip
+    synth = write_dataset(
+        root / "synth",
+        videos_per_class=1,
+        frames=6,
+        size=(64, 48),
+        classes=["translate_right", "rotate_cw"],
+    )
     (synth / "videos" / "broken.mp4").write_bytes(b"this is not a video")
     dataset = root / "flow"
     # TORCHDYNAMO_DISABLE (torch's own switch) runs the engine eagerly: on 64x48 clips the
     # ~20 s torch.compile warm-up of the fused iteration costs more than it saves.
-    result = run_flowpipe("extract", synth / "videos", "-o", dataset, "--workers", "1",
-                          "--device", "cpu", "--rgb", "--preset", "fast", "--no-progress",
-                          env={"TORCHDYNAMO_DISABLE": "1"})  # fmt: skip
+    result = run_flowpipe(
+        "extract",
+        synth / "videos",
+        "-o",
+        dataset,
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+        "--rgb",
+        "--preset",
+        "fast",
+        "--no-progress",
+        env={"TORCHDYNAMO_DISABLE": "1"},
+    )
     assert result.returncode == 1, result.stderr  # 1: finished, one input failed
     return dataset
 
@@ -70,9 +87,16 @@ def write_block_video(
     for k in range(1, flows + 1):
         name_x, name_y = flow_names(k)
         files[name_x], files[name_y] = encode_jpeg(qx), encode_jpeg(qy)
-    meta = {"video_id": video_id, "source": "gone.mp4", "label": saturated_blocks, "fps": 25.0,
-            "frames": flows + 1, "flows": flows, "size": list(size),
-            "settings": {"bound": BOUND, "backward": False, "rgb": False}}  # fmt: skip
+    meta = {
+        "video_id": video_id,
+        "source": "gone.mp4",
+        "label": saturated_blocks,
+        "fps": 25.0,
+        "frames": flows + 1,
+        "flows": flows,
+        "size": list(size),
+        "settings": {"bound": BOUND, "backward": False, "rgb": False},
+    }
     store.write_video(video_id, files, meta)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from flowpipe.io import write_flo
-from flowpipe.storage.dataset import DatasetStore
+from flowpipe.storage import DatasetStore
 from tests.viz.conftest import assert_one_line_error, run_flowpipe
 
 
@@ -18,8 +18,18 @@ def test_viz_flo_writes_the_picture(tmp_path: Path) -> None:
     flow = np.zeros((40, 60, 2), np.float32)
     flow[10:30, 20:40, 0] = 3.0
     write_flo(tmp_path / "a.flo", flow)
-    result = run_flowpipe("viz", "flo", tmp_path / "a.flo", "-o", tmp_path / "a.png",
-                          "--planes", "--quiver", "10", "--max-magnitude", "3")  # fmt: skip
+    result = run_flowpipe(
+        "viz",
+        "flo",
+        tmp_path / "a.flo",
+        "-o",
+        tmp_path / "a.png",
+        "--planes",
+        "--quiver",
+        "10",
+        "--max-magnitude",
+        "3",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(tmp_path / "a.png")
     picture = cv2.imread(str(tmp_path / "a.png"))
@@ -29,8 +39,9 @@ def test_viz_flo_writes_the_picture(tmp_path: Path) -> None:
 
 def test_viz_video_and_report(extracted: Path, tmp_path: Path) -> None:
     video = extracted / "rotate_cw" / "rotate_cw_000"
-    result = run_flowpipe("viz", "video", video, "-o", tmp_path / "c.mp4", "--every", "2",
-                          "--max-frames", "2")  # fmt: skip
+    result = run_flowpipe(
+        "viz", "video", video, "-o", tmp_path / "c.mp4", "--every", "2", "--max-frames", "2"
+    )
     assert result.returncode == 0, result.stderr
     assert "(2 frames)" in result.stdout
     cap = cv2.VideoCapture(str(tmp_path / "c.mp4"))

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from flowpipe.storage import DatasetStore, flow_names, image_name
 from flowpipe.storage.codec import decode_jpeg
-from flowpipe.storage.dataset import DatasetStore, flow_names, image_name
 from flowpipe.viz import write_clip
 from flowpipe.viz.clip import CAPTION_HEIGHT, clip_frames, tile_scale
 from flowpipe.viz.dataset import locate_video
@@ -105,10 +105,13 @@ def test_without_rgb_or_source_the_rgb_tile_is_left_out(extracted: Path, tmp_pat
 
 @pytest.mark.parametrize(
     ("video", "output", "kwargs", "message"),
-    [(VIDEO, "c.avi", {}, ".mp4 or .gif"), (VIDEO, "c.mp4", {"every": 0}, "at least 1"),
-     ("translate_right", "c.mp4", {}, "not a finished video"),
-     ("nothing/here", "c.mp4", {}, "not a finished video")],
-)  # fmt: skip
+    [
+        (VIDEO, "c.avi", {}, ".mp4 or .gif"),
+        (VIDEO, "c.mp4", {"every": 0}, "at least 1"),
+        ("translate_right", "c.mp4", {}, "not a finished video"),
+        ("nothing/here", "c.mp4", {}, "not a finished video"),
+    ],
+)
 def test_bad_arguments(
     extracted: Path, tmp_path: Path, video: str, output: str, kwargs: dict, message: str
 ) -> None:

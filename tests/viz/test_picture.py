@@ -70,9 +70,12 @@ def test_render_flo_writes_a_png(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("output", "kwargs", "message"),
-    [("a.jpg", {}, ".png"), ("a.png", {"max_magnitude": 0.0}, "positive"),
-     ("a.png", {"quiver": -1}, "quiver")],
-)  # fmt: skip
+    [
+        ("a.jpg", {}, ".png"),
+        ("a.png", {"max_magnitude": 0.0}, "positive"),
+        ("a.png", {"quiver": -1}, "quiver"),
+    ],
+)
 def test_render_flo_bad_arguments(tmp_path: Path, output: str, kwargs: dict, message: str) -> None:
     write_flo(tmp_path / "a.flo", uniform(1.0, 0.0))
     with pytest.raises(ValueError, match=message):

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flowpipe.storage import DatasetStore
 from flowpipe.storage.codec import dequantize
-from flowpipe.storage.dataset import DatasetStore
 from flowpipe.viz import write_report
 from flowpipe.viz.report import report_data
 from tests.viz.conftest import BOUND, block_codes, write_block_video
@@ -119,8 +119,17 @@ class _Rows(HTMLParser):
 
 def chromium(url: str, *flags: str) -> subprocess.CompletedProcess:
     """Headless Chromium on url with console messages logged to stderr."""
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-           "--v=0", "--virtual-time-budget=10000", *flags, url]  # fmt: skip
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=10000",
+        *flags,
+        url,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return result

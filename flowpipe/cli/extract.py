@@ -1,0 +1,202 @@
+"""`flowpipe extract` (videos -> flow dataset) and `flowpipe info` (what a dataset holds)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from flowpipe.cli.common import (
+    EXIT_PARTIAL,
+    as_user_errors,
+    device_option,
+    parse_size,
+    tvl1_options,
+    user_errors,
+)
+
+_SETTINGS_OPTIONS = [
+    click.option("--size", default=None, callback=parse_size, help="resize frames to WxH"),
+    click.option("--short-side", type=click.IntRange(min=8), help="resize so the short side is N"),
+    click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="resample frame rate"),
+    click.option("--max-frames", type=click.IntRange(min=2), help="first N frames only"),
+    click.option("--no-backward", is_flag=True, help="forward flow only"),
+    click.option("--rgb", is_flag=True, help="also store the frames as img_NNNNN.jpg"),
+    click.option(
+        "--bound", default=20.0, show_default=True, type=click.FloatRange(min=0, min_open=True)
+    ),
+    click.option("--quality", default=95, show_default=True, type=click.IntRange(1, 100)),
+]
+
+
+def settings_options(fn: Callable) -> Callable:
+    """The options that define the output (and the TV-L1 ones); the command gets them as one
+    ExtractSettings, `settings`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with as_user_errors():
+            kwargs["settings"] = _extract_settings(kwargs)
+        return fn(*args, **kwargs)
+
+    wrapper = tvl1_options(wrapper)
+    for option in reversed(_SETTINGS_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _extract_settings(options: dict[str, Any]) -> Any:
+    """The ExtractSettings of the options (popped from them)."""
+    from flowpipe.extraction.settings import ExtractSettings
+    from flowpipe.extraction.video import Resize
+
+    return ExtractSettings(
+        params=options.pop("params"),
+        bound=options.pop("bound"),
+        quality=options.pop("quality"),
+        backward=not options.pop("no_backward"),
+        rgb=options.pop("rgb"),
+        resize=Resize(options.pop("size"), options.pop("short_side")),
+        fps=options.pop("fps"),
+        max_frames=options.pop("max_frames"),
+    )
+
+
+_CLUSTER_OPTIONS = [
+    click.option("--workers", type=click.IntRange(min=1), help="local workers (default: GPUs)"),
+    click.option("--scheduler", help="address of an existing Dask scheduler, tcp://HOST:PORT"),
+    click.option("--scheduler-file", type=click.Path(dir_okay=False), help="Dask scheduler file"),
+    click.option(
+        "--batch",
+        type=click.IntRange(min=1),
+        help="frame pairs per chunk of a video (default: 16 on CPU, 64 on a GPU, whose workers "
+        "merge the chunks of their videos)",
+    ),
+    click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0)),
+]
+
+
+def cluster_options(fn: Callable) -> Callable:
+    """Where the job runs; the command gets them as one ClusterOptions, `cluster`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from flowpipe.extraction.cluster import ClusterOptions
+
+        names = ("scheduler", "scheduler_file", "workers", "device", "batch", "retries")
+        with as_user_errors():
+            kwargs["cluster"] = ClusterOptions(**{name: kwargs.pop(name) for name in names})
+        return fn(*args, **kwargs)
+
+    wrapper = device_option()(wrapper)
+    for option in reversed(_CLUSTER_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _storage_options(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    """click callback: KEY=VALUE pairs -> StorageOptions (values parsed as JSON when they can
+    be, so numbers and booleans arrive typed; the values are never printed)."""
+    from flowpipe.storage.files import StorageOptions
+
+    options: dict[str, Any] = {}
+    for item in value:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item.split('=')[0]!r}=...")
+        try:
+            options[key] = json.loads(text)
+        except ValueError:
+            options[key] = text
+    return StorageOptions(options)
+
+
+@click.command()
+@click.argument("inputs", nargs=-1)
+@click.option("-o", "--output", "out", required=True, help="dataset folder or fsspec URL")
+@click.option(
+    "--list", "list_file", type=click.Path(), help="file of '<path> [<label>]' lines (# comments)"
+)
+@click.option("--pack", type=click.Choice(["folder", "zip"]), default="folder", show_default=True)
+@click.option("--overwrite", is_flag=True, help="redo finished videos (also with new settings)")
+@click.option(
+    "--force", is_flag=True, help="write into a folder that holds other files (kept as they are)"
+)
+@click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    callback=_storage_options,
+    metavar="KEY=VALUE",
+    help="fsspec option for URLs of inputs and OUT (repeatable), e.g. "
+    "endpoint_url=http://127.0.0.1:9000; environment variables and fsspec's config files "
+    "work too",
+)
+@click.option("--no-progress", is_flag=True, help="no progress display")
+@settings_options
+@cluster_options
+@user_errors
+def extract(
+    inputs: tuple[str, ...],
+    out: str,
+    list_file: str | None,
+    pack: str,
+    overwrite: bool,
+    force: bool,
+    storage_options: Any,
+    no_progress: bool,
+    settings: Any,
+    cluster: Any,
+) -> None:
+    """Videos (files, folders, --list; paths or fsspec URLs) -> flow dataset OUT: JPEG x/y
+    flow pairs per video. Exit code 0 when every input is done, 1 when some failed or are
+    being written by another run, 2 for a usage error (nothing started)."""
+    from flowpipe.extraction.plan import RunOptions
+    from flowpipe.extraction.run import run_extraction
+    from flowpipe.extraction.settings import JobTuning
+    from flowpipe.extraction.tasks import collect_tasks
+
+    if not inputs and list_file is None:
+        raise click.UsageError("give at least one video, folder or --list FILE")
+    tasks = collect_tasks(list(inputs), list_file, storage_options)
+    options = RunOptions(
+        pack=pack,
+        overwrite=overwrite,
+        force=force,
+        progress=not no_progress,
+        storage_options=storage_options,
+        tuning=JobTuning.from_environment(),
+    )
+    echo = _stderr_echo
+    summary = run_extraction(tasks, out, settings, cluster, options, echo=echo)
+    busy = f", {len(summary.busy)} being written by another run" if summary.busy else ""
+    click.echo(
+        f"{len(summary.done)} extracted, {len(summary.skipped)} already done, "
+        f"{len(summary.failed)} failed{busy} -> {out}"
+    )
+    if not summary.complete:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _stderr_echo(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@click.command()
+@click.argument("out")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object (for scripts)")
+@user_errors
+def info(out: str, as_json: bool) -> None:
+    """What an extracted dataset holds: videos, flows, failures, bytes, ratio to float32."""
+    from flowpipe.storage.summary import dataset_summary, summary_text
+
+    summary = dataset_summary(out)
+    if as_json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        click.echo(summary_text(summary))

@@ -1,0 +1,87 @@
+"""`flowpipe viz ...`: pictures, clips and an HTML report of flow."""
+
+from __future__ import annotations
+
+import click
+
+from flowpipe.cli.common import user_errors
+
+_max_magnitude_option = click.option(
+    "--max-magnitude",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="|v| in px shown at full colour (default: robust maximum, 99th percentile)",
+)
+
+
+@click.group()
+def viz() -> None:
+    """Pictures, clips and an HTML report of flow (.flo files or an extracted dataset)."""
+
+
+@viz.command("flo")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.png")
+@_max_magnitude_option
+@click.option("--planes", is_flag=True, help="also show the x and y components as gray planes")
+@click.option(
+    "--quiver",
+    default=0,
+    type=click.IntRange(min=0),
+    metavar="PX",
+    help="draw an arrow every PX pixels (0: none)",
+)
+@click.option("--no-legend", is_flag=True, help="leave out the colour-wheel key")
+@user_errors
+def viz_flo(
+    file: str,
+    output: str,
+    max_magnitude: float | None,
+    planes: bool,
+    quiver: int,
+    no_legend: bool,
+) -> None:
+    """Middlebury colour picture of a .flo file, with the colour-wheel key."""
+    from flowpipe.viz import render_flo
+
+    click.echo(str(render_flo(file, output, max_magnitude, planes, quiver, not no_legend)))
+
+
+@viz.command("video")
+@click.argument("video", type=click.Path())
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="clip.mp4 or clip.gif"
+)
+@click.option(
+    "--every", default=1, show_default=True, type=click.IntRange(min=1), help="every N-th flow"
+)
+@click.option("--max-frames", type=click.IntRange(min=1), help="at most N clip frames")
+@_max_magnitude_option
+@user_errors
+def viz_video(
+    video: str, output: str, every: int, max_frames: int | None, max_magnitude: float | None
+) -> None:
+    """Side-by-side clip of OUT/<video_id>: RGB frame, colour flow, x, y, backward flow."""
+    from flowpipe.viz import write_clip
+
+    count = write_clip(video, output, every, max_frames, max_magnitude)
+    click.echo(f"wrote {output} ({count} frames)")
+
+
+@viz.command("report")
+@click.argument("out")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="report.html")
+@click.option(
+    "--samples",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="flows read per video for its statistics and thumbnails",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="decoding threads (default: cores)")
+@user_errors
+def viz_report(out: str, output: str, samples: int, workers: int | None) -> None:
+    """Self-contained HTML report of the extracted dataset OUT (folder, zip layout, fsspec URL)."""
+    from flowpipe.viz import write_report
+
+    click.echo(str(write_report(out, output, samples, workers)))
