@@ -95,6 +95,16 @@ class Files:
         except (FileNotFoundError, NotADirectoryError):
             pass
 
+    def remove_empty_folders(self, rel: str, stop: str) -> None:
+        """Remove folder rel and its parents up to (not including) `stop` while they are empty
+        (local disks; object stores have no folders)."""
+        while self.local and rel and rel != stop and rel.startswith(stop + "/"):
+            try:
+                os.rmdir(self.path(rel))
+            except OSError:
+                return
+            rel = posixpath.dirname(rel)
+
     def read(self, rel: str) -> bytes:
         """Whole file content; FileNotFoundError when missing."""
         if self.local:

@@ -131,9 +131,12 @@ class Lease:
         return claim is not None and claim.holder == self.holder and claim.expires > time.time()
 
     def release(self) -> None:
-        """Remove the claim."""
+        """Remove the claim (and on a local disk the folders it leaves empty: one per video
+        would otherwise stay behind, an inode each)."""
         with contextlib.suppress(OSError):
             self.files.remove(self.claim_path)
+        if self.files.local:
+            self.files.remove_empty_folders(self.folder, stop=LEASES_DIR)
 
     def __enter__(self) -> Lease:
         return self

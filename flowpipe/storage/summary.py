@@ -146,5 +146,9 @@ def _settings_words(settings: dict[str, Any] | None) -> str:
     return ", ".join(words)
 
 
+def _videos(n: int) -> str:
+    return f"{n:,} video{'' if n == 1 else 's'}"
+
+
 def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
