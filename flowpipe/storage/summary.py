@@ -125,7 +125,7 @@ def _describe_settings(summary: dict[str, Any]) -> str:
     if not sets:
         return _settings_words(summary["settings"])
     parts = [
-        f"{_settings_words(s['settings'])} ({s['videos']:,} videos, e.g. {s['e.g.']})" for s in sets
+        f"{_settings_words(s['settings'])} ({_videos(s['videos'])}, e.g. {s['e.g.']})" for s in sets
     ]
     return f"MIXED, {len(sets)} sets: " + "; ".join(parts)
 
