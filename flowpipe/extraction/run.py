@@ -78,6 +78,7 @@ def run_extraction(
     with dataset_lease.wait("files", DATASET_LEASE_WAIT):
         plan = make_plan(store, tasks, settings, options)
         store.remove_stale_temporaries()  # left by writers killed in an earlier run
+        Leases(store.files, "videos", holder, options.tuning.lease_seconds).sweep()
         _start_manifest(store, settings, plan)
     describe(plan, echo)
     summary = RunSummary(skipped=list(plan.skipped))

@@ -188,6 +188,22 @@ class Leases:
                 return claim.holder
         return None
 
+    def sweep(self) -> int:
+        """Remove the stale claims of every name of this kind (left by writers that were
+        killed after finishing, whose names no one claims again); returns how many."""
+        now = time.time()
+        removed = 0
+        top = posixpath.join(LEASES_DIR, self.kind)
+        for rel in self.files.walk(top):
+            if not rel.endswith(CLAIM_SUFFIX):
+                continue
+            claim = Claim.decode(self.files.read_or_none(rel))
+            if claim is None or claim.stale(now, run=""):
+                self.files.remove(rel)
+                self.files.remove_empty_folders(posixpath.dirname(rel), stop=LEASES_DIR)
+                removed += 1
+        return removed
+
     def _try(self, name: str) -> Lease | Claim:
         """Claim name once: our Lease, or the other live claim that made us back off."""
         folder = self.folder(name)
