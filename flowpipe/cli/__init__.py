@@ -27,6 +27,10 @@ for command in (flow, synth, extract, info, bench, viz, train_group, eval_comman
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every error a user can cause is one line on stderr, no traceback."""
+    # Worker processes of an interrupted job leave semaphores to multiprocessing's resource
+    # tracker, whose warning at exit would follow our one line; the tracker takes its warning
+    # filters from these options when it starts.
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     try:
         cli.main(args=argv, prog_name="flowpipe", standalone_mode=False)
     except click.ClickException as err:

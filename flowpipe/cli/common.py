@@ -11,6 +11,7 @@ import click
 
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # as a shell reports a process ended by SIGINT
 PRESETS = ("opencv", "fast", "accurate")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from flowpipe.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_PARTIAL,
     as_user_errors,
     device_option,
@@ -171,8 +172,13 @@ def extract(
         storage_options=storage_options,
         tuning=JobTuning.from_environment(),
     )
-    echo = _stderr_echo
-    summary = run_extraction(tasks, out, settings, cluster, options, echo=echo)
+    try:
+        summary = run_extraction(tasks, out, settings, cluster, options, echo=_stderr_echo)
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted: finished videos are kept; run the same command to resume", err=True
+        )
+        sys.exit(EXIT_INTERRUPTED)
     busy = f", {len(summary.busy)} being written by another run" if summary.busy else ""
     click.echo(
         f"{len(summary.done)} extracted, {len(summary.skipped)} already done, "

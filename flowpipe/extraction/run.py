@@ -153,6 +153,7 @@ def _run_jobs(
             _record(_result(future, job.task), summary, progress, echo)
             running.update(submit(1))
     except KeyboardInterrupt:
+        progress.close(final_line=False)
         client.cancel(list(futures))
         raise
     finally:

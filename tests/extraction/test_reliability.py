@@ -265,3 +265,20 @@ def test_mistakes_are_one_line_before_a_cluster_starts(
     assert code == 2 and err.startswith("error: ") and text in err, err
     assert len(err.strip().splitlines()) == 1 and "starting" not in err
     assert time.monotonic() - start < 20
+
+
+def test_info_counts_flow_alone_against_float32_and_meta_has_the_wall_time(
+    videos: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    clip = str(videos / "zoom_in" / "zoom_in_000.mp4")
+    assert run("extract", clip, "-o", str(out), "--rgb", *CPU, *FAST)[0] == 0
+    code, text, _ = run("info", "--json", str(out))
+    info = json.loads(text)
+    images = sum(p.stat().st_size for p in out.rglob("img_*.jpg"))
+    assert images > 0 and info["flow_bytes"] < info["bytes"] - images + 1
+    assert info["ratio_to_float32"] == pytest.approx(info["float32_bytes"] / info["flow_bytes"])
+    meta = json.loads((out / "zoom_in_000" / "meta.json").read_text())
+    assert meta["timings"]["wall"] > 0 and meta["bytes"]["images"] == images
+    code, text, _ = run("info", str(out))
+    assert code == 0 and "smaller than float32 flow" in text and not text.startswith("{")
