@@ -9,7 +9,9 @@ InceptionI3d (``padding="tf-same"``), and compares the logits of both nets (eval
 same random inputs. pytorch-i3d returns per-time-step logits [B, 400, T'] (and [B, 400, T', H',
 W'] when the final 7x7 pool does not cover the map); flowpipe returns their mean, as DeepMind's
 I3D does. For contrast it also loads the same tensors into flowpipe's default net
-(``padding="torchvision"``). Prints one JSON object.
+(``padding="torchvision"``). Last, the way back: ``to_pytorch_i3d`` of flowpipe's net loaded
+into a fresh pytorch-i3d net (strict ``load_state_dict``), logits compared on the first input.
+Prints one JSON object.
 
     python benchmarks/i3d_parity.py --pytorch-i3d /path/to/pytorch-i3d/pytorch_i3d.py
 """
@@ -27,7 +29,7 @@ from types import ModuleType
 import torch
 from torch import nn
 
-from flowpipe.models import InceptionI3d, load_pytorch_i3d
+from flowpipe.models import InceptionI3d, load_pytorch_i3d, to_pytorch_i3d
 from flowpipe.models.i3d_keys import pytorch_i3d_names
 
 SHAPES = ((1, 2, 16, 224, 224), (2, 2, 15, 225, 231), (1, 2, 64, 224, 224))
@@ -87,6 +89,16 @@ def compare(reference: nn.Module, ours: nn.Module, default: nn.Module, shape) ->
     }
 
 
+def exported_back(module: ModuleType, ours: nn.Module, shape) -> dict:
+    """flowpipe's net exported in pytorch-i3d's naming, loaded strictly into its net."""
+    theirs = module.InceptionI3d(400, in_channels=2)
+    theirs.load_state_dict(to_pytorch_i3d(ours))  # strict: every key, no key left over
+    x = torch.rand(shape) * 2 - 1
+    with torch.no_grad():
+        diff = theirs.eval()(x).flatten(2).mean(dim=2) - ours(x)
+    return {"input": list(shape), "max_abs_diff": float(diff.abs().max())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pytorch-i3d", type=Path, required=True, help="its pytorch_i3d.py")
@@ -94,7 +106,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the first input shape only")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    reference = random_reference(import_pytorch_i3d(args.pytorch_i3d), args.seed)
+    module = import_pytorch_i3d(args.pytorch_i3d)
+    reference = random_reference(module, args.seed)
     ours = InceptionI3d(400, in_channels=2, padding="tf-same")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "flow_random.pt"
@@ -108,6 +121,7 @@ def main() -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "comparisons": [compare(reference, ours.eval(), default, s) for s in shapes],
+        "exported_back": exported_back(module, ours, SHAPES[0]),
     }
     print(json.dumps(result, indent=2))
 
