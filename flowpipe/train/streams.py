@@ -7,7 +7,7 @@ from torch import nn
 
 from flowpipe.data import FlowClipDataset, FlowStackDataset, FrameDataset
 from flowpipe.data.datasets import VideoDataset
-from flowpipe.models import build_model, load_pretrained
+from flowpipe.models import build_model, load_pretrained, load_pytorch_i3d
 from flowpipe.train.config import TrainConfig
 
 
@@ -48,8 +48,10 @@ def stream_dataset(
 def stream_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
     """The stream's network, initialised from `cfg.init_from` when given; a ValueError when
     the architecture cannot take the configured input size."""
-    model = build_model(cfg.model_arch, cfg.in_channels, num_classes, cfg.dropout)
-    if cfg.init_from:
+    model = build_model(cfg.model_arch, cfg.in_channels, num_classes, cfg.dropout, cfg.i3d_padding)
+    if cfg.init_from and cfg.init_format == "pytorch-i3d":
+        load_pytorch_i3d(model, cfg.init_from)
+    elif cfg.init_from:
         load_pretrained(model, cfg.init_from, cfg.model_arch)
     _check_input_size(model, cfg)
     return model
