@@ -7,10 +7,28 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowpipe.data.splits import Split, folder_split, read_split
+from flowpipe.checks import choice, integer
+from flowpipe.data.splits import SUBSETS, Split, folder_split, read_split
 from flowpipe.storage import DatasetStore
 
 MISSING_POLICIES = ("error", "skip")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitOptions:
+    """How a split is read: its `fold` (1-based), its `subset` ("train" or "test"; None: the
+    dataset's mode) and what a split video that is not in the dataset does (`missing`:
+    "error", or "skip" with a warning)."""
+
+    fold: int = 1
+    subset: str | None = None
+    missing: str = "error"
+
+    def __post_init__(self) -> None:
+        integer("fold", self.fold, minimum=1)
+        if self.subset is not None:
+            choice("subset", self.subset, SUBSETS)
+        choice("missing", self.missing, MISSING_POLICIES)
 
 
 @dataclass(frozen=True)
