@@ -32,6 +32,7 @@ from flowpipe.data.splits import Split
 from flowpipe.data.stacking import chains_of, image_view, simple_stack, trajectory_stack
 from flowpipe.data.transforms import View, ViewPolicy
 from flowpipe.memory import keep_freed_memory
+from flowpipe.storage import DatasetStore, RawframeStore, as_store
 
 MODES = ("train", "test")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -39,6 +40,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CLIP_VIEW = ViewPolicy(test_crops=1, scale="i3d", subtract_mean=False)
 
 SplitSpec = str | Path | Split | None
+Root = str | Path | DatasetStore | RawframeStore
 
 
 def worker_init(worker_id: int) -> None:
@@ -58,7 +60,7 @@ class VideoDataset(Dataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec,
         mode: str,
         view: ViewPolicy,
@@ -67,11 +69,12 @@ class VideoDataset(Dataset):
         self.mode = choice("mode", mode, MODES)
         self.view = view
         self.split = split
-        self.root = str(root)
+        self.store = as_store(root)
+        self.root = self.store.url
         self.records, self.class_names = load_records(
-            self.root, list_file, split.fold, split.subset or mode, split.missing
+            self.store, list_file, split.fold, split.subset or mode, split.missing
         )
-        self.reader = VideoReader(self.root)
+        self.reader = VideoReader(self.store)
         self.samples: list[tuple[int, int | None]] = [(v, None) for v in range(len(self.records))]
 
     @property
@@ -103,7 +106,7 @@ class FlowDataset(VideoDataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec,
         mode: str,
         parts: tuple[FieldSampler, ViewPolicy, SplitOptions],
@@ -171,7 +174,7 @@ class FlowStackDataset(FlowDataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec = None,
         *,
         mode: str = "train",
@@ -211,7 +214,7 @@ class FlowClipDataset(FlowDataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec = None,
         *,
         mode: str = "train",
@@ -245,7 +248,7 @@ class FrameDataset(VideoDataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec = None,
         *,
         mode: str = "train",

@@ -19,6 +19,7 @@ from flowpipe.data import (
 )
 from flowpipe.data.datasets import CLIP_VIEW, VideoDataset
 from flowpipe.models import build_model, load_pretrained
+from flowpipe.storage import open_store
 from flowpipe.train.config import TrainConfig
 
 
@@ -31,6 +32,7 @@ def stream_dataset(
     test_crops: int = 10,
 ) -> VideoDataset:
     """The stream's dataset over `split` (train: augmented samples; test: the test views)."""
+    root = open_store(cfg.data, cfg.bound)
     crops = dict(crop=cfg.crop, augment=cfg.augment, flip=cfg.flip)
     common = dict(mode=mode, split=SplitOptions(fold=cfg.fold, subset=subset or mode))
     if cfg.stream == "temporal":
@@ -42,13 +44,13 @@ def stream_dataset(
             test_stacks=test_stacks,
         )
         view = ViewPolicy(test_crops=test_crops, **crops)
-        return FlowStackDataset(cfg.data, split, sampler=sampler, view=view, **common)
+        return FlowStackDataset(root, split, sampler=sampler, view=view, **common)
     if cfg.stream == "i3d":
         view = dataclasses.replace(CLIP_VIEW, **crops)
-        return FlowClipDataset(cfg.data, split, sampler=ClipSampler(T=cfg.T), view=view, **common)
+        return FlowClipDataset(root, split, sampler=ClipSampler(T=cfg.T), view=view, **common)
     sampler = FrameSampler(test_frames=test_stacks)
     view = ViewPolicy(test_crops=test_crops, **crops)
-    return FrameDataset(cfg.data, split, sampler=sampler, view=view, **common)
+    return FrameDataset(root, split, sampler=sampler, view=view, **common)
 
 
 def stream_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
