@@ -131,10 +131,10 @@ def load_records(
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
     store = as_store(root)
-    root = store.url
+    where = store.url
     done = store.list_done()
     if not done:
-        raise ValueError(f"{root}: no finished video (not a flowpipe dataset, or empty)")
+        raise ValueError(f"{where}: no finished video (not a flowpipe dataset, or empty)")
     if split is None:
         split = dataset_split(store, done)
     elif not isinstance(split, Split):
@@ -142,14 +142,14 @@ def load_records(
     found, absent = match_split(split, done)
     if absent and missing == "error":
         raise ValueError(
-            f"{len(absent)} video(s) of the split are not in {root}, e.g. {absent[0]!r} "
+            f"{len(absent)} video(s) of the split are not in {where}, e.g. {absent[0]!r} "
             "(never extracted, or failed: see failures.jsonl; missing='skip' skips them)"
         )
     if absent:
-        warnings.warn(f"skipping {len(absent)} split videos not in {root}", stacklevel=2)
+        warnings.warn(f"skipping {len(absent)} split videos not in {where}", stacklevel=2)
     records = [record_from_meta(vid, label, done[vid]) for vid, label in found]
     if not records:
-        raise ValueError(f"{root}: the split selects no video")
+        raise ValueError(f"{where}: the split selects no video")
     count = max(max(r.label for r in records) + 1, len(split.class_names or []))
     names = split.class_names or [f"class_{i}" for i in range(count)]
     return records, names

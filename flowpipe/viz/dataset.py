@@ -97,10 +97,13 @@ def locate_video(path: str, bound: float | None = None) -> Video:
 def _foreign_video(folder: Path, bound: float) -> Video:
     """The video in `folder` of flow another tool wrote: a rawframes folder, or a two-stream
     u/<video> (or v/<video>) folder."""
-    two_stream = folder.parent.name in TWO_STREAM.channels
-    root = folder.parent.parent if two_stream else folder.parent
-    store = RawframeStore(str(root), bound, videos=[(folder.name, None)])
-    meta = store.read_meta(folder.name)
+    rawframes = any(folder.glob("flow_x_*.jpg"))
+    channels = (p for p in folder.parents if p.name in TWO_STREAM.channels)
+    channel = None if rawframes else next(channels, None)
+    root = folder.parent if channel is None else channel.parent
+    video_id = folder.name if channel is None else folder.relative_to(channel).as_posix()
+    store = RawframeStore(str(root), bound, videos=[(video_id, None)])
+    meta = store.read_meta(video_id)
     if meta is None:
         raise ValueError(f"{folder}: no flow files of a known layout in it")
-    return Video(store, folder.name, meta)
+    return Video(store, video_id, meta)
