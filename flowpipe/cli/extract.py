@@ -13,7 +13,9 @@ import click
 from flowpipe.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_PARTIAL,
+    DatasetOptions,
     as_user_errors,
+    dataset_options,
     device_option,
     parse_size,
     tvl1_options,
@@ -195,12 +197,14 @@ def _stderr_echo(line: str) -> None:
 @click.command()
 @click.argument("out")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object (for scripts)")
+@dataset_options
 @user_errors
-def info(out: str, as_json: bool) -> None:
-    """What an extracted dataset holds: videos, flows, failures, bytes, ratio to float32."""
+def info(out: str, as_json: bool, dataset: DatasetOptions) -> None:
+    """What an extracted dataset holds: videos, flows, failures, bytes, ratio to float32
+    (also flow another tool wrote: give its --bound)."""
     from flowpipe.storage.summary import dataset_summary, summary_text
 
-    summary = dataset_summary(out)
+    summary = dataset_summary(dataset.open(out))
     if as_json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -33,6 +33,12 @@ _TRAIN_OPTIONS = [
         "dataset's own labels)",
     ),
     click.option("--val-split", help="held-out split, evaluated each epoch for best.pt"),
+    click.option(
+        "--bound",
+        type=click.FloatRange(min=0, min_open=True),
+        help="flow another tool wrote (rawframes, two-stream u/v; no flowpipe.json): the bound "
+        "it was stored with",
+    ),
     click.option("--fold", default=1, show_default=True, type=click.IntRange(1, 3)),
     click.option("--arch", help="cnn-m-2048, resnet18, resnet50 (2-D) or i3d"),
     click.option("--crop", default=224, show_default=True, type=click.IntRange(min=8)),

@@ -8,18 +8,23 @@ from typing import Any
 import numpy as np
 
 from flowpipe.storage.dataset import DatasetStore
+from flowpipe.storage.foreign import RawframeStore
 from flowpipe.storage.layout import SIDECAR_SUFFIX
 
 FLOAT32_BYTES = 4
 FLOW_PREFIXES = ("flow_x_", "flow_y_", "bflow_x_", "bflow_y_")
 
 
-def dataset_summary(root: str, done: dict[str, dict] | None = None) -> dict[str, Any]:
+def dataset_summary(
+    root: str | DatasetStore | RawframeStore, done: dict[str, dict] | None = None
+) -> dict[str, Any]:
     """Videos, flows, failures, bytes on disk, the flow's ratio to float32, the end-point error
     that quantisation + JPEG add (measured by extraction on one field per video), and the
-    settings (every set, when a dataset mixes them). `done`: the store's list_done(), when
-    the caller has it already (it reads every meta.json)."""
-    store = DatasetStore(root)
+    settings (every set, when a dataset mixes them). `root`: the dataset's path or an opened
+    store (flow another tool wrote: foreign.open_store). `done`: the store's list_done(),
+    when the caller has it already (it reads every meta.json)."""
+    store = DatasetStore(root) if isinstance(root, str) else root
+    root = store.url
     manifest = store.read_manifest()
     done = store.list_done() if done is None else done
     if manifest is None and not done:
@@ -47,7 +52,7 @@ def dataset_summary(root: str, done: dict[str, dict] | None = None) -> dict[str,
         "float32_bytes": float_bytes,
         "ratio_to_float32": float_bytes / flow_bytes if flow_bytes else None,
         "quantization_jpeg_epe_px": float(np.mean(errors)) if errors else None,
-        "settings": (manifest or {}).get("settings"),
+        "settings": (manifest or {}).get("settings") or _foreign_settings(store, sets),
         "mixed_settings": sets if len(sets) > 1 else None,
         "sizes": _frame_sizes(done),
     }
@@ -82,6 +87,13 @@ def settings_sets(done: dict[str, dict]) -> list[dict[str, Any]]:
         )
         group["videos"] += 1
     return sorted(groups.values(), key=lambda g: -g["videos"])
+
+
+def _foreign_settings(store: DatasetStore | RawframeStore, sets: list[dict]) -> dict | None:
+    """A foreign dataset's settings (bound and layout), which it has no manifest to hold."""
+    if isinstance(store, RawframeStore) and len(sets) == 1:
+        return sets[0]["settings"]
+    return None
 
 
 def _frame_sizes(done: dict[str, dict]) -> dict[str, int]:
@@ -133,7 +145,11 @@ def _describe_settings(summary: dict[str, Any]) -> str:
 def _settings_words(settings: dict[str, Any] | None) -> str:
     if not settings:
         return "unknown"
-    words = [f"bound {settings['bound']:g} px", f"JPEG quality {settings['quality']}"]
+    words = [f"bound {settings['bound']:g} px"]
+    if "layout" in settings:
+        words.append(f"{settings['layout']} layout")
+    if "quality" in settings:
+        words.append(f"JPEG quality {settings['quality']}")
     resize = settings.get("resize") or {}
     if resize.get("size"):
         words.append("size {}x{}".format(*resize["size"]))

@@ -27,6 +27,7 @@ class TrainConfig:
     out: str
     split: str | None = None  # split spec (see flowpipe.data.splits); None: dataset labels
     val_split: str | None = None  # held-out split for best-model tracking; None: no validation
+    bound: float | None = None  # flow another tool wrote (no flowpipe.json): its stored bound
     fold: int = 1
     arch: str | None = None
     L: int = 10
@@ -67,6 +68,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "crop", "L", "T", "segments", "val_stacks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.bound is not None and not self.bound > 0:
+            raise ValueError(f"bound must be > 0, got {self.bound}")
         if self.workers < 0 or self.lr <= 0 or not 0 <= self.momentum < 1:
             raise ValueError("workers must be >= 0, lr > 0 and momentum in [0, 1)")
         self._check_init()
