@@ -100,7 +100,7 @@ def report_data(root: str, samples: int = DEFAULT_SAMPLES, workers: int | None =
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
     store = DatasetStore(root)
-    done = store.list_done()
+    done = store.finished()
     summary = dataset_summary(root, done)
     failures = store.read_failures()
     if not done and not failures:
