@@ -87,6 +87,7 @@ def generate(work: Path, count: int) -> None:
     meta.pop("status")
     out, videos = work / "out", work / "videos"
     lines, rows = [], []
+    sources, zips = _Linker(source, work / "copies"), _Linker(template / "t.zip", work / "copies")
     for i in range(count):
         label = i % CLASSES
         vid = f"class_{label:03d}/video_{i:07d}"
@@ -94,8 +95,8 @@ def generate(work: Path, count: int) -> None:
         if i < CLASSES:
             (out / vid).parent.mkdir(parents=True, exist_ok=True)
             video.parent.mkdir(parents=True, exist_ok=True)
-        os.link(source, video)
-        os.link(template / "t.zip", out / f"{vid}.zip")
+        sources.link(video)
+        zips.link(out / f"{vid}.zip")
         sidecar = {**meta, "video_id": vid, "source": str(video), "label": label}
         (out / f"{vid}.meta.json").write_text(json.dumps(sidecar))
         lines.append(f"{vid}.mp4 {label}\n")
@@ -104,6 +105,28 @@ def generate(work: Path, count: int) -> None:
     (out / "videos.txt").write_text("".join(rows))
     manifest = {"settings": meta["settings"], "counts": {"videos": count}, "adopted": False}
     DatasetStore(str(out), "zip").write_manifest(manifest)
+
+
+class _Linker:
+    """Hard links to a file, a new copy of it (time kept) every LINKS_PER_FILE links: a file
+    system caps the links of one file (ext4: 65,000)."""
+
+    LINKS_PER_FILE = 60_000
+
+    def __init__(self, original: Path, copies: Path) -> None:
+        self.original = original
+        self.copies = copies
+        self.current = original
+        self.count = 0
+
+    def link(self, target: Path) -> None:
+        if self.count == self.LINKS_PER_FILE:
+            self.copies.mkdir(exist_ok=True)
+            self.current = self.copies / f"{len(list(self.copies.iterdir()))}{self.original.suffix}"
+            shutil.copy2(self.original, self.current)
+            self.count = 0
+        os.link(self.current, target)
+        self.count += 1
 
 
 def settings() -> Any:
@@ -119,7 +142,7 @@ def measure(op: str, work: Path) -> dict[str, Any]:
     code = f"from flowpipe.bench.scale import _operation; _operation({op!r}, {str(work)!r})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
-        raise ValueError(f"bench scale {op}: {done.stderr.strip().splitlines()[-1:]}")
+        raise ValueError(f"bench scale {op}: {done.stderr.strip()[-800:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -34,7 +34,7 @@ from flowpipe.storage.dataset import DatasetStore
 from flowpipe.storage.index import COMPACT_ABOVE, IndexWriter, compact, shard_paths
 from flowpipe.storage.leases import Holder, Leases
 from flowpipe.storage.markers import normalised
-from flowpipe.storage.summary import settings_sets
+from flowpipe.storage.summary import DatasetTotals
 
 Echo = Callable[[str], None]
 TASKS_PER_THREAD = 4  # tasks in flight per worker thread: enough to keep them busy
@@ -284,21 +284,24 @@ def _write_dataset_files(
 ) -> None:
     """videos.txt, failures.jsonl and flowpipe.json from the finished videos (their meta.json
     is the truth); with other runs' videos in OUT, all of them."""
-    ids = {t.video_id for t in tasks} - {b["video_id"] for b in summary.busy}
-    store.clear_failures(keep=lambda r: r.get("video_id") not in ids)
+    if store.read_failures():  # this run's inputs' old records go, its new ones come
+        ids = {t.video_id for t in tasks} - {b["video_id"] for b in summary.busy}
+        store.clear_failures(keep=lambda r: r.get("video_id") not in ids)
     for record in summary.failed:
         store.append_failure(record)
-    finished = store.finished()
-    rows = [(vid, int(m["flows"]), m.get("label")) for vid, m in sorted(finished.items())]
+    totals, rows = DatasetTotals(), []
+    for vid, meta in store.finished().items():  # one pass, one decoded entry at a time
+        totals.add(vid, meta)
+        rows.append((vid, int(meta["flows"]), meta.get("label")))
     if len({label is None for _, _, label in rows}) > 1:
         rows = [(vid, flows, None) for vid, flows, _ in rows]  # never blocks: labels dropped
     store.write_video_list(rows)
-    sets = settings_sets(finished)
+    sets = totals.settings_sets()
     manifest = {
         **_identity_fields(settings, plan),
         "counts": {
-            "videos": len(finished),
-            "flows": sum(r[1] for r in rows),
+            "videos": totals.videos,
+            "flows": totals.flows,
             "failures": len(store.read_failures()),
         },
     }

@@ -98,10 +98,14 @@ class IndexShard:
         self.entries.append({"id": video_id, "t": time.time(), "removed": True})
 
     def encode(self) -> bytes:
-        """The shard's bytes: a header line (version, settings), then one line per entry."""
+        """The shard's bytes: a header line (version, settings), then a line per entry:
+        '<time>TAB<video id>TAB<entry as JSON, or - for a removal>' (ids hold no tab), so a
+        reader merging 650,000 entries parses only the ones it is asked for."""
         header = {"index_version": INDEX_VERSION, "settings": self.settings}
         lines = [json.dumps(header, sort_keys=True)]
-        lines += [json.dumps(e, sort_keys=True, ensure_ascii=False) for e in self.entries]
+        for e in self.entries:
+            body = "-" if e.get("removed") else json.dumps(e, sort_keys=True, ensure_ascii=False)
+            lines.append(f"{e['t']!r}\t{e['id']}\t{body}")
         return gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=6)
 
     def __len__(self) -> int:
@@ -164,17 +168,17 @@ class DatasetIndex:
 
     @classmethod
     def _merged(cls, files: Files, shards: list[str]) -> DatasetIndex:
-        latest: dict[str, tuple[float, str | None]] = {}
+        latest: dict[str, tuple[float, str]] = {}
         settings: dict[str, dict] = {}
         for path in shards:
             header, lines = _read_shard(files.read(path), path)
             settings.update(header.get("settings") or {})
             for line in lines:
-                entry = json.loads(line)
-                video_id, stamp = entry["id"], float(entry["t"])
-                if video_id not in latest or stamp >= latest[video_id][0]:
-                    latest[video_id] = (stamp, None if entry.get("removed") else line)
-        claimed = {vid: line for vid, (_, line) in latest.items() if line is not None}
+                stamp, video_id, body = line.split("\t", 2)
+                time_ = float(stamp)
+                if video_id not in latest or time_ >= latest[video_id][0]:
+                    latest[video_id] = (time_, body)
+        claimed = {vid: body for vid, (_, body) in latest.items() if body != "-"}
         return cls(claimed, settings, shards)
 
     def __contains__(self, video_id: str) -> bool:

@@ -29,6 +29,7 @@ SIDECAR_SUFFIX = ".meta.json"
 TEMPORARY_MARK = ".tmp-"
 TEMPORARY_DIR = f"{BOOKKEEPING_DIR}/tmp"  # files on their way to their final names
 MEMBER_PATTERN = re.compile(r"^(?:b?flow_[xy]|img)_\d{5,}\.jpg$")
+_NOT_IN_IDS = re.compile(r"[\x00-\x1f\\]")  # control characters and backslashes
 
 
 def flow_names(k: int) -> tuple[str, str]:
@@ -69,7 +70,7 @@ def check_video_id(video_id: str) -> str:
     surrounding spaces, that names no dataset file or bookkeeping folder."""
     if not isinstance(video_id, str) or not video_id:
         raise ValueError(f"video id must be a non-empty string, got {video_id!r}")
-    if "\\" in video_id or any(ord(c) < 32 for c in video_id):
+    if _NOT_IN_IDS.search(video_id):
         raise ValueError(f"video id must use '/' separators, no control characters: {video_id!r}")
     parts = video_id.split("/")
     if any(p in ("", ".", "..") for p in parts):

@@ -32,7 +32,7 @@ def dataset_summary(
         raise ValueError(
             f"{store.url}: not a flowpipe dataset (no flowpipe.json and no finished video)"
         )
-    totals = _Totals()
+    totals = DatasetTotals()
     for vid, meta in done.items():
         totals.add(vid, meta)
     if totals.unrecorded:  # videos from before per-video bytes: their files are measured
@@ -59,7 +59,7 @@ def dataset_summary(
 
 
 @dataclass
-class _Totals:
+class DatasetTotals:
     """What `flowpipe info` adds up, in one pass over the finished videos."""
 
     videos: int = 0
@@ -130,7 +130,7 @@ def _flow_bytes(unrecorded: list[str], sizes: dict[str, int], recorded: int) -> 
 
 def settings_sets(done: Mapping[str, dict]) -> list[dict[str, Any]]:
     """The distinct settings of the finished videos with their counts, most videos first."""
-    totals = _Totals()
+    totals = DatasetTotals()
     for vid, meta in done.items():
         totals.add(vid, meta)
     return totals.settings_sets()
