@@ -29,3 +29,12 @@ def load_middlebury(root: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.n
     prev = cv2.imread(str(folder / "frame10.png"), cv2.IMREAD_GRAYSCALE)
     nxt = cv2.imread(str(folder / "frame11.png"), cv2.IMREAD_GRAYSCALE)
     return prev, nxt, read_flo(folder / "flow10.flo")
+
+
+@pytest.fixture(scope="session")
+def checked_dataset(tmp_path_factory) -> Path:
+    """A dataset whose videos carry consistency records (tests/quality/datasets.py): three
+    clean clips, one with a hard cut at pair 4, one without backward flow."""
+    from tests.quality.datasets import write_checked_dataset
+
+    return write_checked_dataset(tmp_path_factory.mktemp("checked") / "flow")

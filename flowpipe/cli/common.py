@@ -157,3 +157,34 @@ def data_option(fn: Callable) -> Callable:
         help="folder of test clips and Middlebury pairs (default: $FLOWPIPE_DATA; without it "
         "the benchmark uses synthetic clips)",
     )(fn)
+
+
+def suspect_options(fn: Callable) -> Callable:
+    """--suspect-pair and --suspect-video (fractions of checked pixels); the command gets them
+    as one argument, `rule` (a flowpipe.quality.suspects.SuspectRule)."""
+    from flowpipe.quality.suspects import SuspectRule
+
+    defaults = SuspectRule()
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        pair, video = kwargs.pop("suspect_pair"), kwargs.pop("suspect_video")
+        kwargs["rule"] = SuspectRule(pair_inconsistent=pair, video_inconsistent=video)
+        return fn(*args, **kwargs)
+
+    fraction = click.FloatRange(0, 1)
+    wrapper = click.option(
+        "--suspect-video",
+        type=fraction,
+        default=defaults.video_inconsistent,
+        show_default=True,
+        help="a video whose mean inconsistent fraction (forward-backward check) exceeds this "
+        "is listed as suspect",
+    )(wrapper)
+    return click.option(
+        "--suspect-pair",
+        type=fraction,
+        default=defaults.pair_inconsistent,
+        show_default=True,
+        help="a flow pair whose inconsistent fraction exceeds this is listed as suspect",
+    )(wrapper)
