@@ -118,10 +118,11 @@ def viz_serve(out: str, port: int, samples: int, workers: int | None, rule: Any)
     Ctrl-C. Pictures are rendered as they are asked for."""
     from flowpipe.viz.serve import HOST, ServeOptions, make_server
 
-    click.echo(f"building the report of {out} ...", err=True)
     server = make_server(out, ServeOptions(port, samples, rule, workers))
+    videos = len(server.pages.done)
     click.echo(
-        f"serving {out} at http://{HOST}:{server.server_address[1]}/ (read-only; Ctrl-C stops)"
+        f"serving {out} at http://{HOST}:{server.server_address[1]}/ (read-only; Ctrl-C stops;"
+        f" views ready, the report of {videos:,} videos being built)"
     )
     sys.stdout.flush()
     try:

@@ -7,7 +7,8 @@ given or chosen by the system. Routes:
     /view?video=ID             the video's view: a slider over its flows (flowpipe.viz.view)
     /api/pair?video=ID&k=K     flow pair K's pictures and figures as JSON (what the slider asks)
 
-The report is built once at start; views and pictures are rendered when asked for, so the
+The report is built once, in the background from the start (until it is ready `/` says so
+and reloads itself); views and pictures are rendered when asked for, from the start, so the
 report stays the size `viz report` writes whatever the number of videos (docs/inspection.md).
 """
 
@@ -54,17 +55,61 @@ class BadRequest(ValueError):
     """A request the server cannot read (400)."""
 
 
+_BUILDING = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="2"><title>flowpipe report: building</title></head>
+<body data-status="building" style="font: 14px system-ui, sans-serif; margin: 24px">
+<p>Building the report of {videos:,} videos (this page reloads itself). A video's view is
+ready now: <code>/view?video=ID</code>.</p></body></html>"""
+
+
+class ReportBuild:
+    """The dataset's report, built in a background thread so the server answers meanwhile."""
+
+    def __init__(self, root: str, options: ServeOptions) -> None:
+        self.page: bytes | None = None
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._build, args=(root, options), daemon=True)
+        self.thread.start()
+
+    def _build(self, root: str, options: ServeOptions) -> None:
+        try:
+            data = report_data(root, options.samples, options.workers, options.rule)
+            self.page = render_html({**data, "views": True}).encode()
+        except (ValueError, OSError) as err:
+            self.error = f"the report could not be built: {err}"
+            sys.stderr.write(f"error: {self.error}\n")
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Wait up to `timeout` s (None: until done) for the build; whether the page is there."""
+        self.thread.join(timeout)
+        return self.page is not None
+
+
 class DatasetPages:
-    """The pages of one dataset: its report (built once) and its videos' views (on demand)."""
+    """The pages of one dataset: its report (built in the background) and its videos' views
+    (on demand). ValueError at once for a path that is not a dataset or an empty one."""
 
     def __init__(self, root: str, options: ServeOptions) -> None:
         self.store = DatasetStore(root)
         self.rule = options.rule
-        data = report_data(root, options.samples, options.workers, options.rule)
-        self.report = render_html({**data, "views": True}).encode()
-        self.done = {vid: m for vid, m in self.store.list_done().items()}
+        self.done = self.store.list_done()
+        if not self.done and self.store.read_manifest() is None:
+            raise ValueError(
+                f"{root}: not a flowpipe dataset (no flowpipe.json, no finished video)"
+            )
+        if not self.done and not self.store.read_failures():
+            raise ValueError(f"{root}: empty dataset (no finished video and no failed input)")
+        self.report = ReportBuild(root, options)
         self._lock = threading.Lock()
         self._view = functools.lru_cache(maxsize=CACHED_VIEWS)(self._make_view)
+
+    def report_page(self) -> bytes:
+        """The report, or a page saying it is being built; OSError if its build failed."""
+        if self.report.page is not None:
+            return self.report.page
+        if self.report.error is not None:
+            raise OSError(self.report.error)
+        return _BUILDING.format(videos=len(self.done)).encode()
 
     def _make_view(self, video_id: str) -> VideoView:
         return VideoView(Video(self.store, video_id, self.done[video_id]))
@@ -141,7 +186,7 @@ def _handler(pages: DatasetPages) -> type[BaseHTTPRequestHandler]:
         def _route(self, path: str, query: dict[str, str]) -> tuple[str, bytes]:
             html = "text/html; charset=utf-8"
             if path in ("/", "/index.html"):
-                return html, pages.report
+                return html, pages.report_page()
             if path == "/view":
                 return html, pages.view_page(query.get("video"))
             if path == "/api/pair":
@@ -164,11 +209,14 @@ def make_server(root: str, options: ServeOptions | None = None) -> ThreadingHTTP
         options: port, the report's samples per video and suspect rule.
 
     Returns:
-        The server; `server.server_address[1]` is its port, `serve_forever()` runs it.
+        The server (its report being built); `server.server_address[1]` is its port,
+        `server.pages` its DatasetPages, `serve_forever()` runs it.
     """
     options = options or ServeOptions()
     pages = DatasetPages(root, options)
     try:
-        return ThreadingHTTPServer((HOST, options.port), _handler(pages))
+        server = ThreadingHTTPServer((HOST, options.port), _handler(pages))
     except OSError as err:
         raise OSError(f"cannot listen on {HOST}:{options.port}: {err.strerror or err}") from None
+    server.pages = pages
+    return server

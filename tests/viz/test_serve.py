@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -31,6 +32,18 @@ def get(url: str, method: str = "GET") -> tuple[int, bytes]:
         return err.code, err.read()
 
 
+def report(url: str) -> bytes:
+    """The served report, once built (until then `/` is a page that reloads itself)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status, body = get(url)
+        assert status == 200
+        if b'data-status="building"' not in body:
+            return body
+        time.sleep(0.2)
+    raise TimeoutError("the report was not built in 120 s")
+
+
 def picture(uri: str) -> np.ndarray:
     """A data: URI picture decoded to RGB."""
     data = base64.b64decode(uri.split(",", 1)[1])
@@ -40,13 +53,13 @@ def picture(uri: str) -> np.ndarray:
 def test_report_views_and_pairs(checked_dataset: Path) -> None:
     meta = DatasetStore(str(checked_dataset)).read_meta(CUT)
     with serving(checked_dataset, "--samples", "2") as url:
-        status, report = get(url)
-        assert status == 200 and b'"views": true' in report and b"cut/cut_000" in report
-        status, view = get(url + "view?video=cut/cut_000")
+        status, view = get(url + "view?video=cut/cut_000")  # ready while the report is built
         assert status == 200 and b'"id": "cut/cut_000"' in view
         status, body = get(url + "api/pair?video=cut/cut_000&k=4")
         assert status == 200
         pair = json.loads(body)
+        page = report(url)
+        assert b'"views": true' in page and b"cut/cut_000" in page
     recorded = meta["consistency"]
     assert pair["k"] == 4
     assert pair["recorded"] == {
@@ -95,11 +108,25 @@ def test_read_only_and_errors(checked_dataset: Path) -> None:
         assert url.startswith("http://127.0.0.1:")
         assert get(url, "POST")[0] == 405 and get(url, "PUT")[0] == 405
         assert get(url, "DELETE")[0] == 405
-        assert get(url, "HEAD")[0] == 200
+        assert get(url, "HEAD")[0] == 200  # the report, or the page saying it is being built
         assert get(url + "view?video=../etc/passwd")[0] == 404
         assert get(url + "view")[0] == 404
         assert get(url + "nothing")[0] == 404
         assert get(url + "api/pair?video=cut/cut_000&k=99")[0] == 400
         assert get(url + "api/pair?video=cut/cut_000&k=one")[0] == 400
         assert get(url + "favicon.ico")[0] == 204
+        report(url)
     assert sorted(p.name for p in checked_dataset.rglob("*")) == before
+
+
+def test_not_a_dataset_is_one_error_line(tmp_path: Path) -> None:
+    from tests.viz.conftest import assert_one_line_error, run_flowpipe
+
+    (tmp_path / "plain").mkdir()
+    assert_one_line_error(
+        run_flowpipe("viz", "serve", tmp_path / "plain"), "not a flowpipe dataset"
+    )
+    DatasetStore(str(tmp_path / "empty")).write_manifest({"settings": {}})
+    assert_one_line_error(run_flowpipe("viz", "serve", tmp_path / "empty"), "empty dataset")
+    result = run_flowpipe("viz", "serve", tmp_path, "--port", "70000")
+    assert_one_line_error(result, "--port")
