@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 # Exact pins live here only (pyproject declares ranges). These wheels lie on the dev/CI disk;
 # pinning them keeps pip from pulling a multi-GB build from the registry.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+# mmaction2 for the interop tests, without their declared deps (see pyproject's interop extra).
+MMACTION_PINS := mmaction2==1.2.0 mmengine==0.10.7 mmcv-lite==2.1.0
 DEMO_OUT := demo_out
 
 .PHONY: install demo demo-train test test-all bench lint clean
@@ -16,7 +18,8 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e '.[dev,cluster]' $(TORCH_PINS)
+	$(PY) -m pip install -q -e '.[dev,cluster,interop]' $(TORCH_PINS)
+	$(PY) -m pip install -q --no-deps $(MMACTION_PINS)
 	@# Headless Chromium for the HTML report's browser test (Debian's package); without apt
 	@# (or root) the test skips and says why.
 	command -v chromium >/dev/null || (apt-get update -qq && \

@@ -46,15 +46,32 @@ def write_flo(path: str | os.PathLike, flow: np.ndarray) -> None:
         raise ValueError(f"flow must have shape [H, W, 2], got {flow.shape}")
     height, width = flow.shape[:2]
     header = np.array([FLO_MAGIC], "<f4").tobytes() + np.array([width, height], "<i4").tobytes()
+    write_file_atomic(path, header + np.ascontiguousarray(flow, "<f4").tobytes())
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write data to path through a temporary file in the same folder and os.replace, so no
+    reader sees a partial file; the file gets the permissions the umask gives a new file
+    (mkstemp's own are 0600). FileNotFoundError when the folder does not exist."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"folder not found: {path.parent} (for {path.name})")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as out:
-            out.write(header + np.ascontiguousarray(flow, "<f4").tobytes())
+            out.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and back: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def known_flow_mask(flow: np.ndarray) -> np.ndarray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -29,6 +31,56 @@ def load_middlebury(root: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.n
     prev = cv2.imread(str(folder / "frame10.png"), cv2.IMREAD_GRAYSCALE)
     nxt = cv2.imread(str(folder / "frame11.png"), cv2.IMREAD_GRAYSCALE)
     return prev, nxt, read_flo(folder / "flow10.flo")
+
+
+def run_flowpipe(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m flowpipe ARGS` in a child process (one OpenMP thread), output captured."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "flowpipe", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def cli_extracted(tmp_path_factory) -> tuple[Path, Path]:
+    """(synth folder, dataset): `flowpipe synth` (2 classes x 3 videos of 8 frames, 64x48, a
+    UCF-101-style split: classInd.txt, trainlist01.txt, testlist01.txt) then `flowpipe
+    extract --rgb` through the CLI (one CPU worker, fast TV-L1)."""
+    work = tmp_path_factory.mktemp("cli_extracted")
+    synth, out = work / "synth", work / "flow"
+    made = run_flowpipe(
+        "synth",
+        str(synth),
+        "--videos-per-class",
+        "3",
+        "--frames",
+        "8",
+        "--size",
+        "64x48",
+        "--classes",
+        "translate_right,rotate_cw",
+    )
+    assert made.returncode == 0, made.stderr
+    done = run_flowpipe(
+        "extract",
+        str(synth / "videos"),
+        "-o",
+        str(out),
+        "--rgb",
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+        "--preset",
+        "fast",
+        "--no-progress",
+    )
+    assert done.returncode == 0, done.stderr
+    return synth, out
 
 
 @pytest.fixture(scope="session")

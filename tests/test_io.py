@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +104,17 @@ def test_known_mask_and_endpoint_error() -> None:
     np.testing.assert_array_equal(known_flow_mask(reference), [[True, False], [False, True]])
     assert endpoint_error(flow, reference) == pytest.approx(2.5)
     assert endpoint_error(reference, reference) == 0.0
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_honour_the_umask(tmp_path, umask: int) -> None:
+    from flowpipe.train.checkpoint import save_checkpoint
+
+    old = os.umask(umask)
+    try:
+        write_flo(tmp_path / "a.flo", np.zeros((2, 3, 2), np.float32))
+        save_checkpoint(tmp_path / "last.pt", {"epoch": 1})
+    finally:
+        os.umask(old)
+    for name in ("a.flo", "last.pt"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask

@@ -108,8 +108,8 @@ def read_decode_whole(ds: FlowStackDataset) -> Callable[[int], np.ndarray]:
 
     def load(index: int) -> np.ndarray:
         rec = ds.records[index]
-        start = train_starts(item_rng(), rec.flows, ds.fields)[0]
-        return ds.reader.flow_codes(rec, field_indices(start, ds.fields, rec.flows, ds.short))
+        start = ds.sampler.train_starts(item_rng(), rec.flows)[0]
+        return ds.reader.flow_codes(rec, ds.sampler.indices(start, rec.flows))
 
     return load
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # as a shell reports a process ended by SIGINT
 PRESETS = ("opencv", "fast", "accurate")
 
 
@@ -157,6 +159,44 @@ def data_option(fn: Callable) -> Callable:
         help="folder of test clips and Middlebury pairs (default: $FLOWPIPE_DATA; without it "
         "the benchmark uses synthetic clips)",
     )(fn)
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """How to open a dataset: `bound` and `videos` (a list file) for flow another tool wrote
+    (no flowpipe.json); both None for flowpipe's own datasets."""
+
+    bound: float | None = None
+    videos: str | None = None
+
+    def open(self, root: str) -> Any:
+        """The dataset at root (flowpipe.storage.open_store)."""
+        from flowpipe.storage import open_store
+
+        return open_store(root, self.bound, self.videos)
+
+
+def dataset_options(fn: Callable) -> Callable:
+    """--bound and --videos, for flow that another tool wrote (denseflow, mmaction2 or TSN
+    rawframes, two-stream u/v folders); the command gets them as one DatasetOptions,
+    `dataset`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["dataset"] = DatasetOptions(kwargs.pop("bound"), kwargs.pop("videos"))
+        return fn(*args, **kwargs)
+
+    wrapper = click.option(
+        "--videos",
+        type=click.Path(dir_okay=False),
+        help="mmaction2/TSN list file naming the videos of flow without flowpipe.json "
+        "(default: its folders)",
+    )(wrapper)
+    return click.option(
+        "--bound",
+        type=click.FloatRange(min=0, min_open=True),
+        help="the bound flow without flowpipe.json was stored with (other tools' layouts)",
+    )(wrapper)
 
 
 def suspect_options(fn: Callable) -> Callable:

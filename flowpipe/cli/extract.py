@@ -11,8 +11,11 @@ from typing import Any
 import click
 
 from flowpipe.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_PARTIAL,
+    DatasetOptions,
     as_user_errors,
+    dataset_options,
     device_option,
     parse_size,
     suspect_options,
@@ -172,8 +175,13 @@ def extract(
         storage_options=storage_options,
         tuning=JobTuning.from_environment(),
     )
-    echo = _stderr_echo
-    summary = run_extraction(tasks, out, settings, cluster, options, echo=echo)
+    try:
+        summary = run_extraction(tasks, out, settings, cluster, options, echo=_stderr_echo)
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted: finished videos are kept; run the same command to resume", err=True
+        )
+        sys.exit(EXIT_INTERRUPTED)
     busy = f", {len(summary.busy)} being written by another run" if summary.busy else ""
     click.echo(
         f"{len(summary.done)} extracted, {len(summary.skipped)} already done, "
@@ -191,7 +199,7 @@ def _stderr_echo(line: str) -> None:
 @click.argument("out")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object (for scripts)")
 @click.option(
-    "--videos",
+    "--per-video",
     "sort",
     type=click.Choice(["inconsistent", "error", "id"]),
     default=None,
@@ -199,13 +207,15 @@ def _stderr_echo(line: str) -> None:
     "mean inconsistent fraction, mean error (worst first) or id",
 )
 @suspect_options
+@dataset_options
 @user_errors
-def info(out: str, as_json: bool, sort: str | None, rule: Any) -> None:
-    """What an extracted dataset holds: videos, flows, failures, bytes, ratio to float32, and
-    the forward-backward consistency of its flow (suspect videos and pairs)."""
+def info(out: str, as_json: bool, sort: str | None, rule: Any, dataset: DatasetOptions) -> None:
+    """What an extracted dataset holds: videos, flows, failures, bytes, ratio to float32
+    (also flow another tool wrote: give its --bound), and the forward-backward consistency
+    of its flow (suspect videos and pairs)."""
     from flowpipe.storage.summary import dataset_summary, summary_text, videos_text
 
-    summary = dataset_summary(out, rule=rule, sort=sort)
+    summary = dataset_summary(dataset.open(out), rule=rule, sort=sort)
     if as_json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -33,6 +33,12 @@ _TRAIN_OPTIONS = [
         "dataset's own labels)",
     ),
     click.option("--val-split", help="held-out split, evaluated each epoch for best.pt"),
+    click.option(
+        "--bound",
+        type=click.FloatRange(min=0, min_open=True),
+        help="flow another tool wrote (rawframes, two-stream u/v; no flowpipe.json): the bound "
+        "it was stored with",
+    ),
     click.option("--fold", default=1, show_default=True, type=click.IntRange(1, 3)),
     click.option("--arch", help="cnn-m-2048, resnet18, resnet50 (2-D) or i3d"),
     click.option("--crop", default=224, show_default=True, type=click.IntRange(min=8)),
@@ -92,8 +98,14 @@ def train_command(stream: str) -> Callable:
 
             resume = options.pop("resume")
             options["amp"] = not options.pop("no_amp")
-            init = options.pop("pretrained", None) or options.pop("inflate_from", None)
-            config = TrainConfig(stream=stream, init_from=init, **options)
+            pretrained, inflate = options.pop("pretrained", None), options.pop("inflate_from", None)
+            if pretrained and inflate:
+                raise ValueError("--pretrained and --inflate-from exclude each other")
+            kinetics = stream == "i3d" and pretrained is not None
+            init_format = "pytorch-i3d" if kinetics else "imagenet"
+            config = TrainConfig(
+                stream=stream, init_from=pretrained or inflate, init_format=init_format, **options
+            )
             return fn(config=config, resume=resume)
 
         for option in reversed(_TRAIN_OPTIONS):
@@ -142,7 +154,9 @@ def train_group() -> None:
 @click.option(
     "--pretrained",
     type=click.Path(dir_okay=False),
-    help="RGB ImageNet checkpoint: cross-modality init of conv1, the rest copied",
+    metavar="FILE|torchvision:NAME",
+    help="RGB ImageNet weights, a checkpoint file or torchvision:resnet18|resnet50 (from "
+    "torchvision's cache, $TORCH_HOME): cross-modality init of conv1, the rest copied",
 )
 def train_temporal(config: Any, resume: bool) -> None:
     """Two-stream temporal ConvNet on stacks of L flow fields."""
@@ -161,9 +175,18 @@ def train_temporal(config: Any, resume: bool) -> None:
     help="flow frames per clip",
 )
 @click.option(
+    "--pretrained",
+    type=click.Path(dir_okay=False),
+    help="pytorch-i3d checkpoint (Kinetics flow I3D, e.g. its flow_imagenet.pt): every tensor "
+    "loaded, a head of another class count (Kinetics' 400) replaced; the net pads as TF "
+    "SAME, as theirs",
+)
+@click.option(
     "--inflate-from",
     type=click.Path(dir_okay=False),
-    help="torchvision GoogLeNet state dict to inflate (bootstrapping)",
+    metavar="FILE|torchvision:googlenet",
+    help="GoogLeNet ImageNet weights to inflate (bootstrapping): a torchvision state dict "
+    "file or torchvision:googlenet (from torchvision's cache, $TORCH_HOME)",
 )
 def train_i3d(config: Any, resume: bool) -> None:
     """I3D flow stream: inflated Inception-V1 on [2, T, crop, crop] clips in [-1, 1]."""
@@ -172,7 +195,13 @@ def train_i3d(config: Any, resume: bool) -> None:
 
 @train_group.command("spatial")
 @train_command("spatial")
-@click.option("--pretrained", type=click.Path(dir_okay=False), help="RGB ImageNet checkpoint")
+@click.option(
+    "--pretrained",
+    type=click.Path(dir_okay=False),
+    metavar="FILE|torchvision:NAME",
+    help="RGB ImageNet weights: a checkpoint file or torchvision:resnet18|resnet50 (from "
+    "torchvision's cache, $TORCH_HOME)",
+)
 def train_spatial(config: Any, resume: bool) -> None:
     """Spatial stream: single RGB frames (img_ files; extract with --rgb)."""
     _train(config, resume)

@@ -60,14 +60,25 @@ def viz_flo(
 )
 @click.option("--max-frames", type=click.IntRange(min=1), help="at most N clip frames")
 @_max_magnitude_option
+@click.option(
+    "--bound",
+    type=click.FloatRange(min=0, min_open=True),
+    help="for a video folder of flow another tool wrote (rawframes flow_x_*.jpg, two-stream "
+    "u/<video>): the bound its flow was stored with",
+)
 @user_errors
 def viz_video(
-    video: str, output: str, every: int, max_frames: int | None, max_magnitude: float | None
+    video: str,
+    output: str,
+    every: int,
+    max_frames: int | None,
+    max_magnitude: float | None,
+    bound: float | None,
 ) -> None:
     """Side-by-side clip of OUT/<video_id>: RGB frame, colour flow, x, y, backward flow."""
     from flowpipe.viz import write_clip
 
-    count = write_clip(video, output, every, max_frames, max_magnitude)
+    count = write_clip(video, output, every, max_frames, max_magnitude, bound)
     click.echo(f"wrote {output} ({count} frames)")
 
 

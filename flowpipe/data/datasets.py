@@ -1,6 +1,12 @@
 """PyTorch datasets over an extracted flow dataset: flow stacks (two-stream temporal net),
 flow clips (I3D flow stream) and RGB frames (spatial stream).
 
+Each dataset is configured by option objects, as pytorchvideo's datasets take a clip sampler
+and a transform: a sampler (which fields or frames, which τ: `StackSampler`, `ClipSampler`,
+`FrameSampler`), a view policy (crop, mirror, test crops, value scale: `ViewPolicy`) and
+`SplitOptions` (fold, subset, missing videos). Every field of these is also a keyword of the
+dataset (`FlowStackDataset(root, L=10, crop=224)`; see flowpipe.data.options).
+
 Training items are one random sample per video per epoch; test items are one (video, τ)
 each, holding every test crop, and `samples[i] = (video index, τ)` says which, so scores are
 averaged per video by the evaluator. Randomness comes from torch's generator, which the
@@ -10,42 +16,31 @@ DataLoader seeds per worker and epoch: runs are reproducible under `torch.manual
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from flowpipe.checks import choice, integer
+from flowpipe.checks import choice
+from flowpipe.data.options import with_keywords
 from flowpipe.data.planes import EncodedFlow, FlowPlanes
 from flowpipe.data.reader import VideoReader
-from flowpipe.data.records import VideoRecord, load_records
-from flowpipe.data.sampling import (
-    SHORT_POLICIES,
-    field_indices,
-    stack_fields,
-    start_range,
-    test_starts,
-    train_starts,
-    window_starts,
-)
+from flowpipe.data.records import SplitOptions, VideoRecord, load_records
+from flowpipe.data.sampling import ClipSampler, FieldSampler, FrameSampler, StackSampler
 from flowpipe.data.splits import Split
 from flowpipe.data.stacking import chains_of, image_view, simple_stack, trajectory_stack
-from flowpipe.data.transforms import View, test_views, train_view
+from flowpipe.data.transforms import View, ViewPolicy
 from flowpipe.memory import keep_freed_memory
+from flowpipe.storage import DatasetStore, RawframeStore, as_store
 
 MODES = ("train", "test")
-STACKINGS = ("simple", "trajectory")
-SCALES = ("pixels", "unit")
-I3D_FLOW_BOUND = 20.0
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_VIEW = ViewPolicy(test_crops=1, scale="i3d", subtract_mean=False)
 
 SplitSpec = str | Path | Split | None
-
-
-def _at_least_one(name: str, value: int) -> int:
-    """value if it is an integer >= 1, else a ValueError naming the option."""
-    return integer(name, value, minimum=1)
+Root = str | Path | DatasetStore | RawframeStore
 
 
 def worker_init(worker_id: int) -> None:
@@ -60,25 +55,26 @@ def item_rng() -> np.random.Generator:
 
 
 class VideoDataset(Dataset):
-    """The videos of a split with their labels; subclasses say what an item holds."""
+    """The videos of a split with their labels, seen through a view policy; subclasses say
+    what an item holds."""
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec,
         mode: str,
-        crop: int,
-        fold: int,
-        subset: str | None,
-        missing: str,
+        view: ViewPolicy,
+        split: SplitOptions,
     ) -> None:
         self.mode = choice("mode", mode, MODES)
-        self.crop = _at_least_one("crop", crop)
-        self.root = str(root)
+        self.view = view
+        self.split = split
+        self.store = as_store(root)
+        self.root = self.store.url
         self.records, self.class_names = load_records(
-            self.root, list_file, fold, subset or mode, missing
+            self.store, list_file, split.fold, split.subset or mode, split.missing
         )
-        self.reader = VideoReader(self.root)
+        self.reader = VideoReader(self.store)
         self.samples: list[tuple[int, int | None]] = [(v, None) for v in range(len(self.records))]
 
     @property
@@ -104,8 +100,66 @@ class VideoDataset(Dataset):
         return self.samples[index][0]
 
 
-class FlowStackDataset(VideoDataset):
+class FlowDataset(VideoDataset):
+    """Items of flow fields chosen by a sampler, seen through a view policy: [n, 2, S, S]
+    displacements per view (mean subtracted and scaled as the policy says)."""
+
+    def __init__(
+        self,
+        root: Root,
+        list_file: SplitSpec,
+        mode: str,
+        parts: tuple[FieldSampler, ViewPolicy, SplitOptions],
+    ) -> None:
+        sampler, view, split = parts
+        super().__init__(root, list_file, mode, view, split)
+        self.sampler = sampler
+        self.fields = sampler.fields
+        self.chains = chains_of(self.fields)
+        self._check_lengths()
+        if mode == "test":
+            self.samples = [
+                (v, tau)
+                for v, rec in enumerate(self.records)
+                for tau in sampler.test_starts(rec.flows)
+            ]
+
+    def _check_lengths(self) -> None:
+        """Fail early (not in a worker) on a short video under short="error"."""
+        for rec in self.records:
+            self.sampler.check(rec.flows, rec.video_id)
+            if self.sampler.backward and not rec.backward:
+                raise ValueError(f"video {rec.video_id!r} has no backward flow (--no-backward)")
+
+    def _planes(self, rec: VideoRecord, start: int) -> EncodedFlow:
+        """The stored planes of the item at τ=start (short-video policy applied)."""
+        return self.reader.flow_planes(rec, self.sampler.indices(start, rec.flows, rec.video_id))
+
+    def _view_fields(self, source: FlowPlanes, rec: VideoRecord, view: View) -> torch.Tensor:
+        """[n, 2, S, S]: one view of an item's fields, the mean subtracted (by the stacking
+        functions) and the policy's scale applied."""
+        centre = self.view.subtract_mean
+        if self.sampler.stacking == "trajectory":
+            fields = trajectory_stack(source, rec.bound, view, self.chains, centre)
+        else:
+            fields = simple_stack(source, rec.bound, view, centre)
+        return self.view.apply_scale(fields, rec.bound)
+
+    def _train_fields(self, rec: VideoRecord) -> list[torch.Tensor]:
+        """One training item: a random view of the fields at each of the sampler's τ."""
+        rng = item_rng()
+        view = self.view.train_view(rng, rec.width, rec.height)
+        starts = self.sampler.train_starts(rng, rec.flows)
+        return [self._view_fields(self._planes(rec, s), rec, view) for s in starts]
+
+
+class FlowStackDataset(FlowDataset):
     """Stacks of L flow fields, 2L channels x_1, y_1, x_2, y_2, … (the two-stream temporal net).
+
+    `sampler` (a StackSampler: L, stacking, bidirectional, segments, short, test_stacks) says
+    which fields and which τ; `view` (a ViewPolicy: crop, augment, flip, test_crops, scale,
+    subtract_mean) how they are cropped and scaled; `split` (SplitOptions: fold, subset,
+    missing) how `list_file` is read. Any of their fields may be given as a keyword instead.
 
     Values are displacements in pixels (dequantised; scaled by the resize of a multi-scale
     crop) or, with scale="unit", divided by the dataset's bound. subtract_mean removes each
@@ -120,174 +174,102 @@ class FlowStackDataset(VideoDataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec = None,
-        L: int = 10,
-        stacking: str = "simple",
-        bidirectional: bool = False,
+        *,
         mode: str = "train",
-        crop: int = 224,
-        scale: str = "pixels",
-        subtract_mean: bool = True,
-        augment: str = "crop",
-        segments: int = 1,
-        test_stacks: int = 25,
-        test_crops: int = 10,
-        short: str = "loop",
-        fold: int = 1,
-        subset: str | None = None,
-        missing: str = "error",
-        flip: bool = True,
+        sampler: StackSampler | None = None,
+        view: ViewPolicy | None = None,
+        split: SplitOptions | None = None,
+        **keywords: Any,
     ) -> None:
-        super().__init__(root, list_file, mode, crop, fold, subset, missing)
-        self.flip = flip
-        self.stacking = choice("stacking", stacking, STACKINGS)
-        self.scale = choice("scale", scale, SCALES)
-        self.short = choice("short", short, SHORT_POLICIES)
-        self.augment = augment
-        self.subtract_mean = subtract_mean
-        self.segments = _at_least_one("segments", segments)
-        self.test_crops = test_crops
-        self.fields = stack_fields(_at_least_one("L", L), bidirectional)
-        self.chains = chains_of(self.fields)
-        self._check_lengths()
-        if mode == "test":
-            self.samples = [
-                (v, tau)
-                for v, rec in enumerate(self.records)
-                for tau in test_starts(rec.flows, self.fields, test_stacks)
-            ]
-
-    def _check_lengths(self) -> None:
-        """Fail early (not in a worker) on a short video under short="error"."""
-        for rec in self.records:
-            first, last = start_range(rec.flows, self.fields)
-            if first > last:
-                field_indices(first, self.fields, rec.flows, self.short, rec.video_id)
-            if any(back for _, back in self.fields) and not rec.backward:
-                raise ValueError(f"video {rec.video_id!r} has no backward flow (--no-backward)")
+        parts = (sampler or StackSampler(), view or ViewPolicy(), split or SplitOptions())
+        super().__init__(root, list_file, mode, with_keywords("FlowStackDataset", parts, keywords))
 
     def stacks(self, rec: VideoRecord, start: int, views: list[View]) -> torch.Tensor:
         """[len(views), 2L, crop, crop]: the stack at τ=start seen through each view (decoded
         once for all of them when there are several)."""
         planes = self._planes(rec, start)
         source = planes.decoded() if len(views) > 1 else planes
-        return torch.stack([self._view_stack(source, rec, view) for view in views])
-
-    def _planes(self, rec: VideoRecord, start: int) -> EncodedFlow:
-        """The stored planes of the stack at τ=start (short-video policy applied)."""
-        indices = field_indices(start, self.fields, rec.flows, self.short, rec.video_id)
-        return self.reader.flow_planes(rec, indices)
-
-    def _view_stack(self, source: FlowPlanes, rec: VideoRecord, view: View) -> torch.Tensor:
-        """[2L, S, S]: one view of a stack, the mean subtracted (by the stacking functions) and
-        the scale applied (in place: they return fresh tensors)."""
-        if self.stacking == "trajectory":
-            stack = trajectory_stack(source, rec.bound, view, self.chains, self.subtract_mean)
-        else:
-            stack = simple_stack(source, rec.bound, view, self.subtract_mean)
-        if self.scale == "unit":
-            stack.div_(rec.bound)
-        return stack.view(-1, *stack.shape[-2:])
+        return torch.stack([_channels(self._view_fields(source, rec, view)) for view in views])
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         v, tau = self.samples[index]
         rec = self.records[v]
         if self.mode == "test":
-            views = test_views(rec.width, rec.height, self.crop, self.test_crops)
-            return self.stacks(rec, tau, views), rec.label
-        rng = item_rng()
-        view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
-        starts = train_starts(rng, rec.flows, self.fields, self.segments)
-        items = [self._view_stack(self._planes(rec, s), rec, view) for s in starts]
-        return (items[0] if self.segments == 1 else torch.stack(items)), rec.label
+            return self.stacks(rec, tau, self.view.test_views(rec.width, rec.height)), rec.label
+        items = [_channels(fields) for fields in self._train_fields(rec)]
+        return (items[0] if len(items) == 1 else torch.stack(items)), rec.label
 
 
-class FlowClipDataset(VideoDataset):
+class FlowClipDataset(FlowDataset):
     """Clips of T consecutive forward flows for I3D: float32 [2, T, crop, crop] in [-1, 1]
     (flow clipped to ±20 px, then divided by 20, as I3D does), and the label.
 
-    Train: a random τ, random crop (or multi-scale) and mirror (x negated). Test: the whole
-    video in consecutive T-flow windows (`samples[i] = (video, τ)`), centre crop.
+    `sampler` is a ClipSampler (T, short); the default view policy is I3D's (scale="i3d",
+    subtract_mean=False, test_crops=1). Train: a random τ, random crop (or multi-scale) and
+    mirror (x negated). Test: the whole video in consecutive T-flow windows
+    (`samples[i] = (video, τ)`), centre crop.
     """
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec = None,
-        T: int = 64,
+        *,
         mode: str = "train",
-        crop: int = 224,
-        augment: str = "crop",
-        short: str = "loop",
-        fold: int = 1,
-        subset: str | None = None,
-        missing: str = "error",
-        flip: bool = True,
+        sampler: ClipSampler | None = None,
+        view: ViewPolicy | None = None,
+        split: SplitOptions | None = None,
+        **keywords: Any,
     ) -> None:
-        super().__init__(root, list_file, mode, crop, fold, subset, missing)
-        self.flip = flip
-        self.T = _at_least_one("T", T)
-        self.augment = augment
-        self.short = choice("short", short, SHORT_POLICIES)
-        self.fields = stack_fields(T, False)
-        for rec in self.records:
-            field_indices(1, self.fields, rec.flows, self.short, rec.video_id)
-        if mode == "test":
-            self.samples = [
-                (v, tau)
-                for v, rec in enumerate(self.records)
-                for tau in window_starts(rec.flows, T)
-            ]
+        parts = (sampler or ClipSampler(), view or CLIP_VIEW, split or SplitOptions())
+        parts = with_keywords("FlowClipDataset", parts, keywords)
+        if parts[1].test_crops != 1:
+            raise ValueError("FlowClipDataset tests on the centre crop: test_crops must be 1")
+        super().__init__(root, list_file, mode, parts)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         v, tau = self.samples[index]
         rec = self.records[v]
         if self.mode == "test":
-            view = test_views(rec.width, rec.height, self.crop, 1)[0]
+            view = self.view.test_views(rec.width, rec.height)[0]
+            fields = self._view_fields(self._planes(rec, tau), rec, view)
         else:
-            rng = item_rng()
-            view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
-            tau = train_starts(rng, rec.flows, self.fields)[0]
-        indices = field_indices(tau, self.fields, rec.flows, self.short, rec.video_id)
-        stack = simple_stack(self.reader.flow_planes(rec, indices), rec.bound, view)
-        clip = stack.clamp(-I3D_FLOW_BOUND, I3D_FLOW_BOUND) / I3D_FLOW_BOUND
-        return clip.transpose(0, 1).contiguous(), rec.label
+            fields = self._train_fields(rec)[0]
+        return fields.transpose(0, 1).contiguous(), rec.label
 
 
 class FrameDataset(VideoDataset):
     """Single RGB frames (the `img_` files) for the spatial stream: float32 [3, crop, crop],
     ImageNet-normalised (normalize=False: 0..1). Train: one random frame, random crop and
-    mirror; test: `test_frames` evenly spaced frames, each item [crops, 3, crop, crop]."""
+    mirror; test: `test_frames` evenly spaced frames (a FrameSampler), each item
+    [crops, 3, crop, crop]. The view policy's crop fields apply (its flow values do not)."""
 
     def __init__(
         self,
-        root: str | Path,
+        root: Root,
         list_file: SplitSpec = None,
+        *,
         mode: str = "train",
-        crop: int = 224,
-        augment: str = "crop",
-        test_frames: int = 25,
-        test_crops: int = 10,
+        sampler: FrameSampler | None = None,
+        view: ViewPolicy | None = None,
+        split: SplitOptions | None = None,
         normalize: bool = True,
-        fold: int = 1,
-        subset: str | None = None,
-        missing: str = "error",
-        flip: bool = True,
+        **keywords: Any,
     ) -> None:
-        super().__init__(root, list_file, mode, crop, fold, subset, missing)
-        self.flip = flip
-        self.augment = augment
-        self.test_crops = test_crops
+        parts = (sampler or FrameSampler(), view or ViewPolicy(), split or SplitOptions())
+        self.sampler, view, split = with_keywords("FrameDataset", parts, keywords)
+        super().__init__(root, list_file, mode, view, split)
         self.normalize = normalize
         no_rgb = [r.video_id for r in self.records if not r.rgb]
         if no_rgb:
             raise ValueError(f"video {no_rgb[0]!r} has no RGB frames (extract with --rgb)")
         if mode == "test":
             self.samples = [
-                (v, int(round(k)))
+                (v, k)
                 for v, rec in enumerate(self.records)
-                for k in np.linspace(1, rec.frames, test_frames)
+                for k in self.sampler.test_frames_of(rec.frames)
             ]
 
     def _prepare(self, image: torch.Tensor) -> torch.Tensor:
@@ -303,9 +285,14 @@ class FrameDataset(VideoDataset):
         rec = self.records[v]
         if self.mode == "test":
             frame = self.reader.frames(rec, [k])[0]
-            views = test_views(rec.width, rec.height, self.crop, self.test_crops)
+            views = self.view.test_views(rec.width, rec.height)
             return torch.stack([self._prepare(image_view(frame, w)) for w in views]), rec.label
         rng = item_rng()
-        frame = self.reader.frames(rec, [int(rng.integers(1, rec.frames + 1))])[0]
-        view = train_view(rng, rec.width, rec.height, self.crop, self.augment, self.flip)
+        frame = self.reader.frames(rec, [self.sampler.train_frame(rng, rec.frames)])[0]
+        view = self.view.train_view(rng, rec.width, rec.height)
         return self._prepare(image_view(frame, view)), rec.label
+
+
+def _channels(fields: torch.Tensor) -> torch.Tensor:
+    """[n, 2, S, S] fields as [2n, S, S] channels x_1, y_1, x_2, y_2, …"""
+    return fields.view(-1, *fields.shape[-2:])

@@ -13,16 +13,24 @@ import numpy as np
 
 from flowpipe.data.planes import EncodedFlow, check_shape
 from flowpipe.data.records import VideoRecord
-from flowpipe.storage import DatasetStore, backward_names, flow_names, image_name
+from flowpipe.storage import (
+    DatasetStore,
+    RawframeStore,
+    as_store,
+    backward_names,
+    flow_names,
+    image_name,
+)
 from flowpipe.storage.codec import decode_jpeg
 
 
 class VideoReader:
-    """Reads flow codes and RGB frames of a dataset's videos (picklable for DataLoader workers)."""
+    """Reads flow codes and RGB frames of a dataset's videos (picklable for DataLoader workers)
+    from a store (flowpipe's, or another tool's layout) or a dataset's path."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.store = DatasetStore(root)
+    def __init__(self, root: str | DatasetStore | RawframeStore) -> None:
+        self.store = as_store(root)
+        self.root = self.store.url
 
     def _path(self, rec: VideoRecord, name: str) -> str:
         """A member's path, for error messages."""

@@ -7,10 +7,30 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowpipe.data.splits import Split, folder_split, read_split
-from flowpipe.storage import DatasetStore
+from flowpipe.checks import choice, integer
+from flowpipe.data.splits import SUBSETS, Split, folder_split, read_split
+from flowpipe.storage import DatasetStore, RawframeStore, as_store
+
+Store = DatasetStore | RawframeStore
 
 MISSING_POLICIES = ("error", "skip")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitOptions:
+    """How a split is read: its `fold` (1-based), its `subset` ("train" or "test"; None: the
+    dataset's mode) and what a split video that is not in the dataset does (`missing`:
+    "error", or "skip" with a warning)."""
+
+    fold: int = 1
+    subset: str | None = None
+    missing: str = "error"
+
+    def __post_init__(self) -> None:
+        integer("fold", self.fold, minimum=1)
+        if self.subset is not None:
+            choice("subset", self.subset, SUBSETS)
+        choice("missing", self.missing, MISSING_POLICIES)
 
 
 @dataclass(frozen=True)
@@ -48,7 +68,7 @@ def record_from_meta(video_id: str, label: int, meta: dict) -> VideoRecord:
     )
 
 
-def dataset_split(store: DatasetStore, done: dict[str, dict]) -> Split:
+def dataset_split(store: Store, done: dict[str, dict]) -> Split:
     """The dataset's own labels: videos.txt's label column, else the labels in meta.json
     (from the extraction's list file), else class-per-folder."""
     rows = {vid: label for vid, _, label in store.read_video_list() if vid in done}
@@ -87,8 +107,16 @@ def _match_ids(split: Split, done: dict[str, dict]) -> dict[str, str]:
     return out
 
 
+def match_split(split: Split, done: dict[str, dict]) -> tuple[list[tuple[str, int]], list[str]]:
+    """The split's videos found in the dataset, as (dataset id, label) in split order, and the
+    split ids it does not hold (never extracted, or failed)."""
+    matched = _match_ids(split, done)
+    found = [(matched[vid], label) for vid, label in split.entries if vid in matched]
+    return found, [vid for vid, _ in split.entries if vid not in matched]
+
+
 def load_records(
-    root: str,
+    root: str | Store,
     split: str | Path | Split | None = None,
     fold: int = 1,
     subset: str = "train",
@@ -96,35 +124,32 @@ def load_records(
 ) -> tuple[list[VideoRecord], list[str]]:
     """The split's videos as records, and the class names ("class_<i>" where unnamed).
 
-    `split` None uses the dataset's labels. A split video that was never extracted is an
-    error naming it, or skipped with a warning with missing="skip".
+    `root` is a dataset's path or URL, or an opened store (see flowpipe.storage.open_store:
+    flow another tool wrote). `split` None uses the dataset's labels. A split video that was
+    never extracted is an error naming it, or skipped with a warning with missing="skip".
     """
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
-    store = DatasetStore(root)
+    store = as_store(root)
+    where = store.url
     done = store.list_done()
     if not done:
-        raise ValueError(f"{root}: no finished video (not a flowpipe dataset, or empty)")
+        raise ValueError(f"{where}: no finished video (not a flowpipe dataset, or empty)")
     if split is None:
         split = dataset_split(store, done)
     elif not isinstance(split, Split):
         split = read_split(split, fold, subset)
-    matched = _match_ids(split, done)
-    absent = [vid for vid, _ in split.entries if vid not in matched]
+    found, absent = match_split(split, done)
     if absent and missing == "error":
         raise ValueError(
-            f"{len(absent)} video(s) of the split are not in {root}, e.g. {absent[0]!r} "
+            f"{len(absent)} video(s) of the split are not in {where}, e.g. {absent[0]!r} "
             "(never extracted, or failed: see failures.jsonl; missing='skip' skips them)"
         )
     if absent:
-        warnings.warn(f"skipping {len(absent)} split videos not in {root}", stacklevel=2)
-    records = [
-        record_from_meta(matched[v], label, done[matched[v]])
-        for v, label in split.entries
-        if v in matched
-    ]
+        warnings.warn(f"skipping {len(absent)} split videos not in {where}", stacklevel=2)
+    records = [record_from_meta(vid, label, done[vid]) for vid, label in found]
     if not records:
-        raise ValueError(f"{root}: the split selects no video")
+        raise ValueError(f"{where}: the split selects no video")
     count = max(max(r.label for r in records) + 1, len(split.class_names or []))
     names = split.class_names or [f"class_{i}" for i in range(count)]
     return records, names

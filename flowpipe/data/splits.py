@@ -12,11 +12,20 @@ extension dropped), so "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi" becomes
   0 unused); classes in sorted order; ids "<class>/<clip>".
 - mmaction2 lists: "<id> <num_frames> <label>" (rawframes) or "<path> <label>" (videos),
   0-based labels.
-- Class-per-folder: the first component of each id names its class (classes sorted).
+- Kinetics-style CSV: "label,youtube_id,time_start,time_end,split" with a header; ids
+  "<youtube_id>_<start:06d>_<end:06d>" (the downloaders' file names); classes are the
+  file's labels in sorted order; subset "train" is split "train", "test" is "val",
+  "validate" or "test".
+- Class-per-folder: the first component of each id names its class (classes sorted); a
+  folder of class folders of videos is such a split (all its videos, no subsets).
+
+`split_folds(spec)` says which folds a split has; `has_subsets(spec)` whether it tells
+train from test.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +36,8 @@ VIDEO_SUFFIXES = {".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4
 _UCF_LIST_RE = re.compile(r"^(train|test)list0?(\d+)\.txt$")
 _HMDB_RE = re.compile(r"^(.+)_test_split(\d+)\.txt$")
 _HMDB_CODES = {"train": "1", "test": "2"}
+KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end")
+KINETICS_SUBSETS = {"train": ("train",), "test": ("val", "validate", "test")}
 
 
 @dataclass(frozen=True)
@@ -53,9 +64,11 @@ def read_split(spec: str | Path, fold: int = 1, subset: str = "train") -> Split:
             return read_ucf101(path, fold, subset)
         if any(_HMDB_RE.match(p.name) for p in path.iterdir()):
             return read_hmdb51(path, fold, subset)
-        raise ValueError(f"{path}: not a split folder (no classInd.txt, no *_test_splitN.txt)")
+        return read_class_folders(path)
     if not path.is_file():
         raise FileNotFoundError(f"split file not found: {path}")
+    if path.suffix.lower() == ".csv":
+        return read_kinetics_csv(path, subset)
     match = _UCF_LIST_RE.match(path.name)
     if match and (path.parent / "classInd.txt").is_file():
         return read_ucf101(path.parent, int(match.group(2)), match.group(1))
@@ -153,8 +166,18 @@ def read_list_file(path: Path) -> Split:
         if label < 0:
             raise ValueError(f"{path}:{number}: negative label in {line!r}")
         entries.append((strip_video_suffix(name), label))
-    index = path.parent / "classInd.txt"
-    return Split(entries, read_class_index(index) if index.is_file() else None)
+    return Split(entries, _class_names_beside(path))
+
+
+def _class_names_beside(path: Path) -> list[str] | None:
+    """Class names from a classInd.txt (1-based, UCF-101) or classes.txt (a name a line, line
+    i = label i, as `flowpipe lists` writes) beside a list file; None when neither is there."""
+    index, names = path.parent / "classInd.txt", path.parent / "classes.txt"
+    if index.is_file():
+        return read_class_index(index)
+    if names.is_file():
+        return [line for _, line in _lines(names)]
+    return None
 
 
 def folder_split(video_ids: Iterable[str]) -> Split:
@@ -166,3 +189,82 @@ def folder_split(video_ids: Iterable[str]) -> Split:
     classes = sorted({v.split("/", 1)[0] for v in ids})
     by_name = {c: i for i, c in enumerate(classes)}
     return Split([(v, by_name[v.split("/", 1)[0]]) for v in ids], classes)
+
+
+def read_kinetics_csv(path: Path, subset: str = "train") -> Split:
+    """A Kinetics-style CSV (label,youtube_id,time_start,time_end,split): the rows of the
+    subset, ids "<youtube_id>_<start:06d>_<end:06d>", classes the file's labels sorted."""
+    rows = _csv_rows(path)
+    classes = sorted({row["label"] for _, row in rows})
+    wanted = KINETICS_SUBSETS[subset]
+    entries = []
+    for number, row in rows:
+        if row.get("split", "train").strip() not in wanted:
+            continue
+        start, end = (_seconds(row[c], path, number) for c in ("time_start", "time_end"))
+        entries.append((f"{row['youtube_id']}_{start:06d}_{end:06d}", classes.index(row["label"])))
+    return Split(entries, classes)
+
+
+def _csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of a Kinetics CSV; ValueError naming the file when a column lacks."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in KINETICS_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(
+                    f"{path}: not a Kinetics-style CSV (no column {missing[0]!r}; expected "
+                    "label,youtube_id,time_start,time_end,split)"
+                )
+            return [(n, row) for n, row in enumerate(reader, 2)]
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+
+
+def _seconds(text: str, path: Path, number: int) -> int:
+    """A time column (seconds, maybe "10.0") as an integer, or a ValueError naming the line."""
+    try:
+        return int(float(text))
+    except ValueError:
+        raise ValueError(f"{path}:{number}: expected a time in seconds, got {text!r}") from None
+
+
+def read_class_folders(folder: Path) -> Split:
+    """A folder of class folders of videos: every video (ids relative to the folder, the
+    extension dropped), labelled by its class folder (classes sorted)."""
+    ids = [
+        strip_video_suffix(p.relative_to(folder).as_posix())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+    ]
+    if not ids:
+        raise ValueError(
+            f"{folder}: not a split folder (no classInd.txt, no *_test_splitN.txt, "
+            "no class folders of videos)"
+        )
+    return folder_split(ids)
+
+
+def has_subsets(spec: str | Path) -> bool:
+    """Whether the split tells train from test: a UCF-101 or HMDB-51 folder, a Kinetics CSV."""
+    path = Path(spec)
+    if path.is_dir():
+        return (path / "classInd.txt").is_file() or any(
+            _HMDB_RE.match(p.name) for p in path.iterdir()
+        )
+    return path.suffix.lower() == ".csv"
+
+
+def split_folds(spec: str | Path) -> list[int]:
+    """The folds a split has: those of the testlist0N.txt files of a UCF-101 folder or the
+    *_test_splitN.txt files of an HMDB-51 folder; [1] for any other split."""
+    path = Path(spec)
+    if not has_subsets(path) or not path.is_dir():
+        return [1]
+    if (path / "classInd.txt").is_file():
+        found = (_UCF_LIST_RE.match(p.name) for p in path.iterdir())
+        folds = {int(m.group(2)) for m in found if m and m.group(1) == "test"}
+    else:
+        folds = {int(m.group(2)) for p in path.iterdir() if (m := _HMDB_RE.match(p.name))}
+    return sorted(folds) or [1]

@@ -1,9 +1,10 @@
 """Spatial views of a video: random, centre, TSN multi-scale corner crops and the 10 test crops.
 
 A `View` is a box in source pixels, the square output size it is resized to, and whether it is
-mirrored. The stacking code samples flow at the view's pixel grid, so crops, resizes and flips
-act on every field of a stack (and every point of a trajectory) the same way. A mirrored view
-of a flow also negates its x component: the motion is mirrored too.
+mirrored; a `ViewPolicy` is how a dataset picks its views and scales its values. The stacking
+code samples flow at the view's pixel grid, so crops, resizes and flips act on every field of
+a stack (and every point of a trajectory) the same way. A mirrored view of a flow also negates
+its x component: the motion is mirrored too.
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+from flowpipe.checks import choice, integer
 
 TSN_SCALES = (1.0, 0.875, 0.75, 0.66)
 Box = tuple[int, int, int, int]  # x0, y0, width, height in source pixels
 AUGMENTATIONS = ("crop", "multiscale")
+TEST_CROPS = (10, 1)
+SCALES = ("pixels", "unit", "i3d")
+I3D_FLOW_BOUND = 20.0  # I3D: flow truncated to [-20, 20] px, then scaled to [-1, 1]
 
 
 @dataclass(frozen=True)
@@ -133,3 +140,42 @@ def test_views(width: int, height: int, size: int, crops: int) -> list[View]:
     if crops == 1:
         return [centre_crop(width, height, size)]
     raise ValueError(f"test crops must be 1 or 10, got {crops}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ViewPolicy:
+    """How items see their video: the crop (size `crop`, random or TSN multi-scale in
+    training, `test_crops` 10 or 1 at test time; mirrored training views unless flip=False)
+    and the flow values (`subtract_mean`: each field's mean over the crop removed; `scale`:
+    "pixels", "unit" = divided by the dataset's bound, "i3d" = clipped to ±20 px then divided
+    by 20). It lives in the dataset because only the crop's box is decoded: the view is known
+    before the read. RGB frames use the crop fields only."""
+
+    crop: int = 224
+    augment: str = "crop"
+    flip: bool = True
+    test_crops: int = 10
+    scale: str = "pixels"
+    subtract_mean: bool = True
+
+    def __post_init__(self) -> None:
+        integer("crop", self.crop, minimum=1)
+        choice("augment", self.augment, AUGMENTATIONS)
+        choice("test_crops", self.test_crops, TEST_CROPS)
+        choice("scale", self.scale, SCALES)
+
+    def train_view(self, rng: np.random.Generator, width: int, height: int) -> View:
+        """A random training view of frames of width × height."""
+        return train_view(rng, width, height, self.crop, self.augment, self.flip)
+
+    def test_views(self, width: int, height: int) -> list[View]:
+        """The test views of frames of width × height."""
+        return test_views(width, height, self.crop, self.test_crops)
+
+    def apply_scale(self, stack: torch.Tensor, bound: float) -> torch.Tensor:
+        """In place where possible: displacements in pixels -> the policy's scale."""
+        if self.scale == "unit":
+            return stack.div_(bound)
+        if self.scale == "i3d":
+            return stack.clamp(-I3D_FLOW_BOUND, I3D_FLOW_BOUND) / I3D_FLOW_BOUND
+        return stack

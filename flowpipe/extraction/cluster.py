@@ -83,7 +83,7 @@ def connect(
     env = {"OMP_NUM_THREADS": threads, TORCH_THREADS_ENV: threads, "GOMP_SPINCOUNT": SPINCOUNT}
     kind = f"{gpus} GPU" if gpus else "CPU"
     echo(f"starting {workers} local {kind} worker{'s' if workers > 1 else ''}")
-    dashboard = ":0" if dashboard_available() else None
+    dashboard = dashboard_available()
     with (
         dask.config.set(WORKER_CONFIG),
         LocalCluster(
@@ -92,7 +92,8 @@ def connect(
             processes=True,
             env=env,
             resources={"GPU": 1} if gpus else None,
-            dashboard_address=dashboard,
+            dashboard_address=":0" if dashboard else None,
+            scheduler_kwargs={"dashboard": dashboard},
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

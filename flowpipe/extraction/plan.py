@@ -26,7 +26,7 @@ from flowpipe.extraction.sources import identity, is_url, local_path, redact, sa
 from flowpipe.extraction.tasks import VideoTask
 from flowpipe.storage.dataset import DatasetStore, StoreSpec
 from flowpipe.storage.files import StorageOptions
-from flowpipe.storage.layout import BOOKKEEPING_DIR, MANIFEST_NAME
+from flowpipe.storage.layout import BOOKKEEPING_DIR, DATASET_FILES, MANIFEST_NAME
 from flowpipe.storage.markers import normalised
 
 
@@ -134,6 +134,12 @@ def _check_ours(store: DatasetStore, manifest: dict | None, force: bool) -> bool
             f"{', ...' if len(others) > 3 else ''}) and is not a flowpipe dataset; choose an "
             "empty folder, or pass --force to write beside them (flowpipe then replaces only "
             "files it wrote)"
+        )
+    ours = [n for n in others if n in DATASET_FILES]
+    if ours:
+        raise ValueError(
+            f"{redact(store.url)} holds a {ours[0]} that flowpipe did not write; rename or "
+            "remove it before extracting there (flowpipe writes its own)"
         )
     return bool(others)
 

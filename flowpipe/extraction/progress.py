@@ -39,6 +39,7 @@ class Progress:
         self._start = time.monotonic()
         self._last_line = self._start
         self._bars: list[Any] = []
+        self._closed = False
         if self.terminal:
             self._bars = [
                 tqdm(total=videos, unit="video", position=0, file=self.stream, leave=True),
@@ -126,13 +127,15 @@ class Progress:
             f"{rate:.1f} frames/s, ETA {eta}, {self.failed} failed"
         )
 
-    def close(self) -> None:
-        """Close the bars (their last state stays on screen), or print the last plain line."""
+    def close(self, final_line: bool = True) -> None:
+        """Close the bars (their last state stays on screen), or print the last plain line
+        (once; not after an interruption, which says so itself)."""
         with self._lock:
             for bar in reversed(self._bars):
                 bar.close()
             self._bars = []
-        if self.enabled and not self.terminal:
+            closed, self._closed = self._closed, True
+        if self.enabled and not self.terminal and final_line and not closed:
             self._maybe_line(force=True)
 
 

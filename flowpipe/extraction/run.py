@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowpipe import __version__
-from flowpipe.extraction.cluster import ClusterOptions, check_gpu_workers, connect
+from flowpipe.extraction.cluster import (
+    ClusterOptions,
+    check_gpu_workers,
+    connect,
+    dashboard_available,
+)
 from flowpipe.extraction.plan import Plan, RunOptions, describe, make_plan, open_output
 from flowpipe.extraction.progress import Progress
 from flowpipe.extraction.settings import ExtractSettings
@@ -73,6 +78,7 @@ def run_extraction(
     with dataset_lease.wait("files", DATASET_LEASE_WAIT):
         plan = make_plan(store, tasks, settings, options)
         store.remove_stale_temporaries()  # left by writers killed in an earlier run
+        Leases(store.files, "videos", holder, options.tuning.lease_seconds).sweep()
         _start_manifest(store, settings, plan)
     describe(plan, echo)
     summary = RunSummary(skipped=list(plan.skipped))
@@ -147,6 +153,7 @@ def _run_jobs(
             _record(_result(future, job.task), summary, progress, echo)
             running.update(submit(1))
     except KeyboardInterrupt:
+        progress.close(final_line=False)
         client.cancel(list(futures))
         raise
     finally:
@@ -171,10 +178,10 @@ def _take(items: Iterator[VideoJob], count: int) -> list[VideoJob]:
 
 
 def _echo_dashboard(client: Any, echo: Echo) -> None:
-    """The dashboard's address, when the scheduler serves one."""
+    """The dashboard's address, when the scheduler serves a working one (it needs bokeh)."""
     with contextlib.suppress(Exception):
         services = client.scheduler_info().get("services", {})
-        if "dashboard" in services:
+        if "dashboard" in services and client.run_on_scheduler(dashboard_available):
             echo(f"dashboard: {client.dashboard_link}")
 
 

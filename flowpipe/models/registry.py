@@ -24,17 +24,24 @@ def check_arch(arch: str) -> None:
 
 
 def build_model(
-    arch: str, in_channels: int, num_classes: int, dropout: float | None = None
+    arch: str,
+    in_channels: int,
+    num_classes: int,
+    dropout: float | None = None,
+    padding: str | None = None,
 ) -> nn.Module:
     """A fresh ``arch`` net for ``in_channels`` inputs (2L flow, 2 for I3D flow, 3 for RGB).
 
     ``dropout`` defaults to DEFAULT_DROPOUT[arch]. CNN-M keeps the LRN after conv2 only for
-    RGB input (the spatial net), as the two-stream paper.
+    RGB input (the spatial net), as the two-stream paper. ``padding`` is I3D's (see
+    InceptionI3d: "torchvision", the default, or "tf-same" for pytorch-i3d's weights).
     """
     check_arch(arch)
     p = DEFAULT_DROPOUT[arch] if dropout is None else dropout
+    if padding is not None and arch != "i3d":
+        raise ValueError(f"padding {padding!r} is an i3d option; {arch} has none")
     if arch == "i3d":
-        return InceptionI3d(num_classes, in_channels, dropout=p)
+        return InceptionI3d(num_classes, in_channels, dropout=p, padding=padding or "torchvision")
     if arch == "cnn-m-2048":
         return CNNM2048(in_channels, num_classes, dropout=p, norm2=in_channels == 3)
     return _resnet(arch, in_channels, num_classes, p)

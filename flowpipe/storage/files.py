@@ -29,13 +29,26 @@ def temporary_name(path: str) -> str:
     return f"{path}{TEMPORARY_MARK}{uuid.uuid4().hex}"
 
 
+def _file_system(url: str, options: dict[str, Any]) -> tuple[Any, str]:
+    """(fsspec file system, path) for url. Object stores without listing caches: other
+    processes write the dataset, and a cached listing made some reads and removals of s3fs
+    miss files written since (a sidecar read as absent, a temporary left after a move)."""
+    fs, path = url_to_fs(url, **options)
+    if isinstance(fs, LocalFileSystem) or "use_listings_cache" in options:
+        return fs, path
+    try:
+        return url_to_fs(url, **options, use_listings_cache=False)
+    except TypeError:  # a file system that takes no such option
+        return fs, path
+
+
 class Files:
     """Files under `root` (a local path or an fsspec URL); paths given to methods are relative
     to it ('a/b.jpg'), '' being the root itself. `storage_options` go to fsspec."""
 
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None) -> None:
         self.url = str(url)
-        self.fs, path = url_to_fs(self.url, **dict(storage_options or {}))
+        self.fs, path = _file_system(self.url, dict(storage_options or {}))
         self.root = path.rstrip("/") or "/"
         self.local = isinstance(self.fs, LocalFileSystem)
         self._made_dirs: set[str] = set()
@@ -95,6 +108,16 @@ class Files:
         except (FileNotFoundError, NotADirectoryError):
             pass
 
+    def remove_empty_folders(self, rel: str, stop: str) -> None:
+        """Remove folder rel and its parents up to (not including) `stop` while they are empty
+        (local disks; object stores have no folders)."""
+        while self.local and rel and rel != stop and rel.startswith(stop + "/"):
+            try:
+                os.rmdir(self.path(rel))
+            except OSError:
+                return
+            rel = posixpath.dirname(rel)
+
     def read(self, rel: str) -> bytes:
         """Whole file content; FileNotFoundError when missing."""
         if self.local:
@@ -112,7 +135,13 @@ class Files:
     def exists(self, rel: str = "") -> bool:
         """Whether a file or folder exists at rel."""
         path = self.path(rel)
-        return os.path.exists(path) if self.local else self.fs.exists(path)
+        return os.path.exists(path) if self.local else self._fresh(path).exists(path)
+
+    def _fresh(self, path: str) -> Any:
+        """The file system, its cached listings of path dropped: other processes (workers,
+        other runs) write here, so what this one listed before may be out of date."""
+        self.fs.invalidate_cache(path)
+        return self.fs
 
     def walk(self, rel: str = "") -> dict[str, int]:
         """Every file under rel, recursively (path relative to the root -> size in bytes)."""
@@ -120,7 +149,7 @@ class Files:
         if not self.exists(rel):
             return {}
         prefix = self.root.rstrip("/") + "/"
-        found = self.fs.find(top, withdirs=False, detail=True)
+        found = self._fresh(top).find(top, withdirs=False, detail=True)
         return {
             name[len(prefix) :]: int(info.get("size") or 0)
             for name, info in found.items()
@@ -132,7 +161,7 @@ class Files:
         try:
             if self.local:
                 return [e.name for e in os.scandir(self.path(rel)) if e.is_file()]
-            listing = self.fs.ls(self.path(rel), detail=True)
+            listing = self._fresh(self.path(rel)).ls(self.path(rel), detail=True)
         except MISSING:
             return []
         return [posixpath.basename(e["name"]) for e in listing if e["type"] == "file"]
@@ -142,7 +171,8 @@ class Files:
         try:
             if self.local:
                 return [e.name for e in os.scandir(self.root)]
-            return [posixpath.basename(p.rstrip("/")) for p in self.fs.ls(self.root, detail=False)]
+            listing = self._fresh(self.root).ls(self.root, detail=False)
+            return [posixpath.basename(p.rstrip("/")) for p in listing]
         except MISSING:
             return []
 

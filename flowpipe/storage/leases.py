@@ -131,9 +131,12 @@ class Lease:
         return claim is not None and claim.holder == self.holder and claim.expires > time.time()
 
     def release(self) -> None:
-        """Remove the claim."""
+        """Remove the claim (and on a local disk the folders it leaves empty: one per video
+        would otherwise stay behind, an inode each)."""
         with contextlib.suppress(OSError):
             self.files.remove(self.claim_path)
+        if self.files.local:
+            self.files.remove_empty_folders(self.folder, stop=LEASES_DIR)
 
     def __enter__(self) -> Lease:
         return self
@@ -184,6 +187,22 @@ class Leases:
             if not claim.stale(now, run=""):
                 return claim.holder
         return None
+
+    def sweep(self) -> int:
+        """Remove the stale claims of every name of this kind (left by writers that were
+        killed after finishing, whose names no one claims again); returns how many."""
+        now = time.time()
+        removed = 0
+        top = posixpath.join(LEASES_DIR, self.kind)
+        for rel in self.files.walk(top):
+            if not rel.endswith(CLAIM_SUFFIX):
+                continue
+            claim = Claim.decode(self.files.read_or_none(rel))
+            if claim is None or claim.stale(now, run=""):
+                self.files.remove(rel)
+                self.files.remove_empty_folders(posixpath.dirname(rel), stop=LEASES_DIR)
+                removed += 1
+        return removed
 
     def _try(self, name: str) -> Lease | Claim:
         """Claim name once: our Lease, or the other live claim that made us back off."""

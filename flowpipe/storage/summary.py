@@ -9,6 +9,7 @@ import numpy as np
 
 from flowpipe.quality.suspects import LISTED, SuspectRule, consistency_summary, video_rows
 from flowpipe.storage.dataset import DatasetStore
+from flowpipe.storage.foreign import RawframeStore
 from flowpipe.storage.layout import SIDECAR_SUFFIX
 
 FLOAT32_BYTES = 4
@@ -16,7 +17,7 @@ FLOW_PREFIXES = ("flow_x_", "flow_y_", "bflow_x_", "bflow_y_")
 
 
 def dataset_summary(
-    root: str,
+    root: str | DatasetStore | RawframeStore,
     done: dict[str, dict] | None = None,
     rule: SuspectRule | None = None,
     sort: str | None = None,
@@ -24,7 +25,8 @@ def dataset_summary(
     """What `flowpipe info` shows, JSON-ready.
 
     Args:
-        root: the dataset (folder or fsspec URL).
+        root: the dataset's path or an opened store (flow another tool wrote:
+            foreign.open_store).
         done: the store's list_done(), when the caller has it already (it reads every
             meta.json).
         rule: which pairs and videos the consistency section lists as suspect.
@@ -37,7 +39,8 @@ def dataset_summary(
         the settings (every set, when a dataset mixes them) and the forward-backward
         consistency ("consistency": flowpipe.quality.suspects.consistency_summary).
     """
-    store = DatasetStore(root)
+    store = DatasetStore(root) if isinstance(root, str) else root
+    root = store.url
     manifest = store.read_manifest()
     done = store.list_done() if done is None else done
     if manifest is None and not done:
@@ -65,7 +68,7 @@ def dataset_summary(
         "float32_bytes": float_bytes,
         "ratio_to_float32": float_bytes / flow_bytes if flow_bytes else None,
         "quantization_jpeg_epe_px": float(np.mean(errors)) if errors else None,
-        "settings": (manifest or {}).get("settings"),
+        "settings": (manifest or {}).get("settings") or _foreign_settings(store, sets),
         "mixed_settings": sets if len(sets) > 1 else None,
         "sizes": _frame_sizes(done),
         "consistency": consistency_summary(done, rule),
@@ -102,6 +105,13 @@ def settings_sets(done: dict[str, dict]) -> list[dict[str, Any]]:
         )
         group["videos"] += 1
     return sorted(groups.values(), key=lambda g: -g["videos"])
+
+
+def _foreign_settings(store: DatasetStore | RawframeStore, sets: list[dict]) -> dict | None:
+    """A foreign dataset's settings (bound and layout), which it has no manifest to hold."""
+    if isinstance(store, RawframeStore) and len(sets) == 1:
+        return sets[0]["settings"]
+    return None
 
 
 def _frame_sizes(done: dict[str, dict]) -> dict[str, int]:
@@ -206,7 +216,7 @@ def _describe_settings(summary: dict[str, Any]) -> str:
     if not sets:
         return _settings_words(summary["settings"])
     parts = [
-        f"{_settings_words(s['settings'])} ({s['videos']:,} videos, e.g. {s['e.g.']})" for s in sets
+        f"{_settings_words(s['settings'])} ({_videos(s['videos'])}, e.g. {s['e.g.']})" for s in sets
     ]
     return f"MIXED, {len(sets)} sets: " + "; ".join(parts)
 
@@ -214,7 +224,11 @@ def _describe_settings(summary: dict[str, Any]) -> str:
 def _settings_words(settings: dict[str, Any] | None) -> str:
     if not settings:
         return "unknown"
-    words = [f"bound {settings['bound']:g} px", f"JPEG quality {settings['quality']}"]
+    words = [f"bound {settings['bound']:g} px"]
+    if "layout" in settings:
+        words.append(f"{settings['layout']} layout")
+    if "quality" in settings:
+        words.append(f"JPEG quality {settings['quality']}")
     resize = settings.get("resize") or {}
     if resize.get("size"):
         words.append("size {}x{}".format(*resize["size"]))
@@ -225,6 +239,10 @@ def _settings_words(settings: dict[str, Any] | None) -> str:
     if params:
         words.append(f"{params.get('warps')} warps, {params.get('nscales')} scales")
     return ", ".join(words)
+
+
+def _videos(n: int) -> str:
+    return f"{n:,} video{'' if n == 1 else 's'}"
 
 
 def _mb(n: int) -> str:

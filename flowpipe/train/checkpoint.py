@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from flowpipe import __version__
+from flowpipe.io import write_file_atomic
 from flowpipe.train.config import TrainConfig
-from flowpipe.train.scores import write_bytes_atomic
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -21,7 +21,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save `state` (with flowpipe's version) to path, atomically."""
     buffer = io.BytesIO()
     torch.save({**state, "flowpipe_version": __version__}, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
+    write_file_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

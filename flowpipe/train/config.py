@@ -11,6 +11,10 @@ from flowpipe.models import ARCHITECTURES
 
 STREAMS = ("temporal", "i3d", "spatial")
 DEFAULT_ARCH = {"temporal": "resnet18", "i3d": "i3d", "spatial": "resnet18"}
+# What init_from holds: RGB ImageNet weights (file or torchvision:NAME; I3D inflates
+# GoogLeNet's) or a pytorch-i3d checkpoint (Kinetics I3D, built with TF "SAME" padding).
+INIT_FORMATS = ("imagenet", "pytorch-i3d")
+I3D_PADDINGS = ("torchvision", "tf-same")
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class TrainConfig:
     out: str
     split: str | None = None  # split spec (see flowpipe.data.splits); None: dataset labels
     val_split: str | None = None  # held-out split for best-model tracking; None: no validation
+    bound: float | None = None  # flow another tool wrote (no flowpipe.json): its stored bound
     fold: int = 1
     arch: str | None = None
     L: int = 10
@@ -41,7 +46,9 @@ class TrainConfig:
     lr_steps: tuple[int, ...] = field(default_factory=tuple)
     lr_gamma: float = 0.1
     dropout: float | None = None
-    init_from: str | None = None  # ImageNet RGB checkpoint (2-D) or GoogLeNet (I3D)
+    init_from: str | None = None  # a checkpoint file or torchvision:NAME (see init_format)
+    init_format: str = "imagenet"  # one of INIT_FORMATS
+    i3d_padding: str | None = None  # i3d: None -> "tf-same" for pytorch-i3d, else torchvision
     workers: int = 2
     seed: int = 0
     device: str = "auto"
@@ -61,8 +68,26 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "crop", "L", "T", "segments", "val_stacks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.bound is not None and not self.bound > 0:
+            raise ValueError(f"bound must be > 0, got {self.bound}")
         if self.workers < 0 or self.lr <= 0 or not 0 <= self.momentum < 1:
             raise ValueError("workers must be >= 0, lr > 0 and momentum in [0, 1)")
+        self._check_init()
+
+    def _check_init(self) -> None:
+        """Validate init_format and i3d_padding; resolve i3d_padding for the i3d stream (stored
+        resolved, so checkpoints say which net `flowpipe eval` rebuilds)."""
+        if self.init_format not in INIT_FORMATS:
+            raise ValueError(f"init_format must be one of {INIT_FORMATS}, not {self.init_format!r}")
+        if self.init_format == "pytorch-i3d" and self.stream != "i3d":
+            raise ValueError(f"pytorch-i3d weights are for the i3d stream, not {self.stream}")
+        if self.i3d_padding is not None and self.i3d_padding not in I3D_PADDINGS:
+            raise ValueError(f"i3d_padding must be one of {I3D_PADDINGS}, not {self.i3d_padding!r}")
+        if self.stream != "i3d" and self.i3d_padding is not None:
+            raise ValueError(f"i3d_padding is an i3d option; the {self.stream} stream has none")
+        if self.stream == "i3d" and self.i3d_padding is None:
+            pytorch_i3d = self.init_format == "pytorch-i3d"
+            object.__setattr__(self, "i3d_padding", "tf-same" if pytorch_i3d else "torchvision")
 
     @property
     def model_arch(self) -> str:

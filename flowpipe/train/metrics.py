@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 from sklearn.metrics import confusion_matrix as _sk_confusion_matrix
 
-from flowpipe.train.scores import VideoScores, write_bytes_atomic
+from flowpipe.io import write_file_atomic
+from flowpipe.train.scores import VideoScores
 
 
 def _labelled(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,4 +185,4 @@ def save_confusion_png(
     ok, png = cv2.imencode(".png", render_confusion(cm, class_names, title))
     if not ok:
         raise OSError(f"could not encode the confusion-matrix PNG for {path}")
-    write_bytes_atomic(path, png.tobytes())
+    write_file_atomic(path, png.tobytes())

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from flowpipe.io import write_file_atomic
 
 SCORES_FORMAT = 1
 _KEYS = ("format", "video_ids", "scores", "labels", "class_names", "stream", "split")
@@ -75,21 +76,6 @@ def _check(vs: VideoScores) -> None:
         raise ValueError(f"the {vs.stream} scores contain NaN or infinity")
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write data to path through a temp file in the same folder and os.replace: no partial file."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder not found: {path.parent} (for {path.name})")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_scores(path: str | os.PathLike, vs: VideoScores) -> None:
     """Write a score file (npz, no pickle) atomically."""
     buffer = io.BytesIO()
@@ -103,7 +89,7 @@ def save_scores(path: str | os.PathLike, vs: VideoScores) -> None:
         stream=np.array(vs.stream, dtype=np.str_),
         split=np.array(vs.split, dtype=np.str_),
     )
-    write_bytes_atomic(path, buffer.getvalue())
+    write_file_atomic(path, buffer.getvalue())
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:

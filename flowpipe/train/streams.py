@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
-from flowpipe.data import FlowClipDataset, FlowStackDataset, FrameDataset
-from flowpipe.data.datasets import VideoDataset
-from flowpipe.models import build_model, load_pretrained
+from flowpipe.data import (
+    ClipSampler,
+    FlowClipDataset,
+    FlowStackDataset,
+    FrameDataset,
+    FrameSampler,
+    SplitOptions,
+    StackSampler,
+    ViewPolicy,
+)
+from flowpipe.data.datasets import CLIP_VIEW, VideoDataset
+from flowpipe.models import build_model, load_pretrained, load_pytorch_i3d
+from flowpipe.storage import open_store
 from flowpipe.train.config import TrainConfig
 
 
@@ -20,36 +32,34 @@ def stream_dataset(
     test_crops: int = 10,
 ) -> VideoDataset:
     """The stream's dataset over `split` (train: augmented samples; test: the test views)."""
-    common = dict(
-        root=cfg.data,
-        list_file=split,
-        mode=mode,
-        crop=cfg.crop,
-        fold=cfg.fold,
-        subset=subset or mode,
-        augment=cfg.augment,
-        flip=cfg.flip,
-    )
+    root = open_store(cfg.data, cfg.bound)
+    crops = dict(crop=cfg.crop, augment=cfg.augment, flip=cfg.flip)
+    common = dict(mode=mode, split=SplitOptions(fold=cfg.fold, subset=subset or mode))
     if cfg.stream == "temporal":
-        return FlowStackDataset(
+        sampler = StackSampler(
             L=cfg.L,
             stacking=cfg.stacking,
             bidirectional=cfg.bidirectional,
             segments=cfg.segments,
             test_stacks=test_stacks,
-            test_crops=test_crops,
-            **common,
         )
+        view = ViewPolicy(test_crops=test_crops, **crops)
+        return FlowStackDataset(root, split, sampler=sampler, view=view, **common)
     if cfg.stream == "i3d":
-        return FlowClipDataset(T=cfg.T, **common)
-    return FrameDataset(test_frames=test_stacks, test_crops=test_crops, **common)
+        view = dataclasses.replace(CLIP_VIEW, **crops)
+        return FlowClipDataset(root, split, sampler=ClipSampler(T=cfg.T), view=view, **common)
+    sampler = FrameSampler(test_frames=test_stacks)
+    view = ViewPolicy(test_crops=test_crops, **crops)
+    return FrameDataset(root, split, sampler=sampler, view=view, **common)
 
 
 def stream_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
     """The stream's network, initialised from `cfg.init_from` when given; a ValueError when
     the architecture cannot take the configured input size."""
-    model = build_model(cfg.model_arch, cfg.in_channels, num_classes, cfg.dropout)
-    if cfg.init_from:
+    model = build_model(cfg.model_arch, cfg.in_channels, num_classes, cfg.dropout, cfg.i3d_padding)
+    if cfg.init_from and cfg.init_format == "pytorch-i3d":
+        load_pytorch_i3d(model, cfg.init_from)
+    elif cfg.init_from:
         load_pretrained(model, cfg.init_from, cfg.model_arch)
     _check_input_size(model, cfg)
     return model

@@ -165,8 +165,10 @@ def write_clip(
     every: int = 1,
     max_frames: int | None = None,
     max_magnitude: float | None = None,
+    bound: float | None = None,
 ) -> int:
-    """The clip of the video at OUT/<video_id> to an .mp4 or .gif; returns its frame count."""
+    """The clip of the video at OUT/<video_id> to an .mp4 or .gif; returns its frame count.
+    `bound`: for a video folder of flow another tool wrote (see viz.dataset.locate_video)."""
     output = Path(output)
     if output.suffix.lower() not in FORMATS:
         raise ValueError(f"{output}: the clip must be a {' or '.join(FORMATS)} file")
@@ -174,7 +176,7 @@ def write_clip(
         raise ValueError("every and max_frames must be at least 1")
     if max_magnitude is not None and not max_magnitude > 0:
         raise ValueError(f"max magnitude must be positive, got {max_magnitude}")
-    video = locate_video(str(path))
+    video = locate_video(str(path), bound)
     fps = max(1.0, float(video.meta.get("fps") or 25.0) / every)
     output.parent.mkdir(parents=True, exist_ok=True)
     frames = clip_frames(video, every, max_frames, max_magnitude)

@@ -12,14 +12,15 @@ import numpy as np
 from flowpipe.data.reader import VideoReader
 from flowpipe.data.records import VideoRecord, record_from_meta
 from flowpipe.extraction.video import Resize, iter_frames
-from flowpipe.storage import DatasetStore
+from flowpipe.storage import DatasetStore, RawframeStore
+from flowpipe.storage.foreign import TWO_STREAM
 
 
 @dataclass(frozen=True)
 class Video:
     """One finished video of a dataset: where it is and its meta.json."""
 
-    store: DatasetStore
+    store: DatasetStore | RawframeStore
     video_id: str
     meta: dict
 
@@ -31,7 +32,7 @@ class Video:
     @functools.cached_property
     def reader(self) -> VideoReader:
         """The loaders' decoder for this video's dataset."""
-        return VideoReader(self.store.url)
+        return VideoReader(self.store)
 
     @property
     def bound(self) -> float:
@@ -59,17 +60,22 @@ class Video:
         return self.reader.frames(self.record, ks)
 
     def source_frames(self) -> Iterator[np.ndarray]:
-        """BGR frames decoded again from the source video, at the size and rate of the flow."""
+        """BGR frames decoded again from the source video, at the size and rate of the flow;
+        ValueError when no source video is recorded (flow another tool wrote)."""
+        if "source" not in self.meta:
+            raise ValueError(f"video {self.video_id!r}: no source video recorded")
         resize = Resize(size=tuple(self.meta["size"]))
         fps = self.meta["settings"].get("fps")
         return iter_frames(self.meta["source"], resize, fps, self.meta["frames"])
 
 
-def locate_video(path: str) -> Video:
+def locate_video(path: str, bound: float | None = None) -> Video:
     """The finished video at OUT/<video_id> (folder, or .zip in the zip layout).
 
     OUT is the nearest parent folder holding flowpipe.json under which the rest of the path
-    names a finished video (without a manifest: the nearest such parent); ValueError if none.
+    names a finished video (without a manifest: the nearest such parent). With `bound`, a
+    folder of flow another tool wrote (rawframes `flow_x_*.jpg`, or two-stream
+    `u/<video>`) is read too. ValueError if none.
     """
     target = Path(path).absolute()
     if target.suffix == ".zip" and target.is_file():
@@ -80,6 +86,24 @@ def locate_video(path: str) -> Video:
         meta = store.read_meta(video_id)
         if meta is not None:
             found.append((store.read_manifest() is not None, Video(store, video_id, meta)))
-    if not found:
-        raise ValueError(f"{path}: not a finished video of a flowpipe dataset (no meta.json)")
-    return next((v for has_manifest, v in found if has_manifest), found[0][1])
+    if found:
+        return next((v for has_manifest, v in found if has_manifest), found[0][1])
+    if bound is not None and target.is_dir():
+        return _foreign_video(target, bound)
+    hint = " (flow another tool wrote: give its --bound)" if bound is None else ""
+    raise ValueError(f"{path}: not a finished video of a flowpipe dataset (no meta.json){hint}")
+
+
+def _foreign_video(folder: Path, bound: float) -> Video:
+    """The video in `folder` of flow another tool wrote: a rawframes folder, or a two-stream
+    u/<video> (or v/<video>) folder."""
+    rawframes = any(folder.glob("flow_x_*.jpg"))
+    channels = (p for p in folder.parents if p.name in TWO_STREAM.channels)
+    channel = None if rawframes else next(channels, None)
+    root = folder.parent if channel is None else channel.parent
+    video_id = folder.name if channel is None else folder.relative_to(channel).as_posix()
+    store = RawframeStore(str(root), bound, videos=[(video_id, None)])
+    meta = store.read_meta(video_id)
+    if meta is None:
+        raise ValueError(f"{folder}: no flow files of a known layout in it")
+    return Video(store, video_id, meta)

@@ -124,11 +124,12 @@ def test_flip_mirrors_and_negates_x(tmp_path: Path, stacking: str) -> None:
 
 def test_resized_view_scales_the_displacements(tmp_path: Path) -> None:
     root = one_video_dataset(tmp_path, constant_field(2.0, 1.0, SIZE))
-    ds = FlowStackDataset(root, L=2, mode="test", crop=32, subtract_mean=False, test_crops=1)
     u, v = stored(constant_field(2.0, 1.0, (1, 1)), BOUND)[0, 0]
     view = View(8, 20, 16, 8, 32)  # 16 x 8 box -> 32 x 32: x scaled by 2, y by 4
     for stacking in ("simple", "trajectory"):
-        ds.stacking = stacking
+        ds = FlowStackDataset(
+            root, L=2, stacking=stacking, mode="test", crop=32, subtract_mean=False, test_crops=1
+        )
         stack = ds.stacks(ds.records[0], 1, [view])[0]
         np.testing.assert_allclose(stack[0::2].numpy(), 2 * u, atol=1e-4)
         np.testing.assert_allclose(stack[1::2].numpy(), 4 * v, atol=1e-4)

@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,32 +17,7 @@ import pytest
 from flowpipe.storage import DatasetStore
 from flowpipe.storage.codec import decode_jpeg
 from flowpipe.synth import write_dataset
-
-DASK = str(Path(sys.executable).parent / "dask")
-FAST = ["--nscales", "3", "--warps", "2", "--no-progress"]
-
-
-def flowpipe(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "flowpipe", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
-
-
-def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
-
-
-def wait_for(predicate, timeout: float = 120, what: str = "condition") -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+from tests.extraction.jobs import FAST, dask_cluster, finish, flowpipe, wait_for
 
 
 def assert_complete(root: Path, video_id: str, flows: int) -> None:
@@ -65,53 +39,8 @@ def videos(tmp_path_factory) -> Path:
 @pytest.fixture()
 def scheduler(tmp_path: Path):
     """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1."""
-    file = tmp_path / "scheduler.json"
-    procs = [
-        subprocess.Popen(
-            [
-                DASK,
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--scheduler-file",
-                str(file),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    wait_for(file.exists, what="the scheduler file")
-    workers = [
-        subprocess.Popen(
-            [
-                DASK,
-                "worker",
-                "--scheduler-file",
-                str(file),
-                "--nthreads",
-                "1",
-                "--no-nanny",
-                "--no-dashboard",
-                "--host",
-                "127.0.0.1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(2)
-    ]
-    procs += workers
-    from distributed import Client
-
-    with Client(scheduler_file=str(file), timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-    yield file, workers
-    for proc in procs:
-        proc.kill()
-        proc.wait()
+    with dask_cluster(tmp_path) as cluster:
+        yield cluster
 
 
 def test_external_cluster_survives_a_killed_worker(videos: Path, scheduler, tmp_path) -> None:

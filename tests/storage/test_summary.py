@@ -30,7 +30,7 @@ def test_info_lists_the_cut_pair_with_the_threshold(checked_dataset: Path) -> No
 
 
 def test_info_videos_sorted_and_rule_options(checked_dataset: Path) -> None:
-    result = info(checked_dataset, "--videos", "inconsistent", "--suspect-pair", "0.01")
+    result = info(checked_dataset, "--per-video", "inconsistent", "--suspect-pair", "0.01")
     assert result.returncode == 0, result.stderr
     table = result.stdout.split("inconsistent  error px")[1].splitlines()[1:]
     ids = [row.split()[-1] for row in table]
@@ -38,7 +38,7 @@ def test_info_videos_sorted_and_rule_options(checked_dataset: Path) -> None:
     assert "4: " in table[0]  # the worst pair leads the cut video's worst pairs
     # A 1 % rule also lists the translation's occlusion pairs.
     assert "over 1.0 % inconsistent" in result.stdout
-    data = json.loads(info(checked_dataset, "--json", "--videos", "id").stdout)
+    data = json.loads(info(checked_dataset, "--json", "--per-video", "id").stdout)
     assert [r["id"] for r in data["video_rows"]] == sorted(r["id"] for r in data["video_rows"])
     assert data["consistency"]["suspect_pairs"][0]["k"] == 4
     bad = info(checked_dataset, "--suspect-video", "-0.1")

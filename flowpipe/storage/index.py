@@ -1,0 +1,258 @@
+"""The dataset's index: what a dataset holds, known without reading one file per video.
+
+A video's meta.json stays the truth (written last, removed first on a redo). The index is a
+cache of the finished videos' figures, kept as shards under ``OUT/.flowpipe/index/``: gzipped
+JSON lines, each shard written once, whole and atomically, by the client of one run (a shard
+per batch of finished videos, so a run killed mid-way loses at most its last batch). Readers
+merge the shards: for each video the entry with the latest time wins, and an entry may be a
+removal. Concurrent runs write shards of their own; nothing is ever appended or rewritten.
+
+Why the index never claims a video whose meta.json is absent or different:
+
+- an entry is written only after its video's meta.json, from that very meta (its digest kept);
+- a run that will redo a video the index claims first writes the video's removal (a redo starts
+  by removing meta.json, and its new entry comes later, when it is finished again);
+- a video finished by a run that was killed before writing its entry is simply not claimed:
+  the next run's worker finds its meta.json under the video's lease and hands the entry back
+  instead of computing the video again.
+
+What the index cannot see are files changed by hand; `flowpipe index OUT --check` compares
+every entry with its meta.json, and `--rebuild` makes the index anew from the meta.json files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import posixpath
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowpipe.storage.files import MISSING, Files
+from flowpipe.storage.layout import BOOKKEEPING_DIR, TEMPORARY_MARK
+
+INDEX_DIR = f"{BOOKKEEPING_DIR}/index"
+SHARD_SUFFIX = ".jsonl.gz"
+INDEX_VERSION = 1
+COMPACT_ABOVE = 64  # shards before a run merges them into one
+READ_TRIES = 3  # a shard merged away while being read: list and read again
+
+
+def meta_digest(meta: dict | None) -> str | None:
+    """A short digest of a finished video's meta.json (None when not finished)."""
+    if meta is None:
+        return None
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def settings_key(settings: dict | None) -> str:
+    """A short digest of a video's settings: the key its entry names them by."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def entry_from_meta(meta: dict, layout: str, finished: float | None = None) -> dict[str, Any]:
+    """The index entry of a finished video, from the meta.json it wrote (figures the resume
+    decision, `info`, the report and the loaders need, nothing more)."""
+    entry: dict[str, Any] = {
+        "id": meta["video_id"],
+        "t": finished if finished is not None else time.time(),
+        "digest": meta_digest(meta),
+        "layout": layout,
+        "flows": int(meta["flows"]),
+        "frames": int(meta["frames"]),
+        "size": list(meta["size"]),
+        "settings": settings_key(meta.get("settings")),
+    }
+    for key in ("label", "class_name", "source_identity", "bytes", "quantization_jpeg_epe"):
+        if meta.get(key) is not None:
+            entry[key] = meta[key]
+    consistency = meta.get("consistency")
+    if isinstance(consistency, dict):
+        entry["consistency"] = {
+            k: consistency[k]
+            for k in ("mean_inconsistent", "mean_error", "worst")
+            if k in consistency
+        }
+    return entry
+
+
+@dataclass
+class IndexShard:
+    """One shard on its way out: entries, removals and the settings they name."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    settings: dict[str, dict] = field(default_factory=dict)
+
+    def add(self, meta: dict, layout: str) -> None:
+        """A finished video's entry."""
+        entry = entry_from_meta(meta, layout)
+        self.settings[entry["settings"]] = meta.get("settings") or {}
+        self.entries.append(entry)
+
+    def remove(self, video_id: str) -> None:
+        """The video is about to be redone (or was lost): the index no longer claims it."""
+        self.entries.append({"id": video_id, "t": time.time(), "removed": True})
+
+    def encode(self) -> bytes:
+        """The shard's bytes: a header line (version, settings), then one line per entry."""
+        header = {"index_version": INDEX_VERSION, "settings": self.settings}
+        lines = [json.dumps(header, sort_keys=True)]
+        lines += [json.dumps(e, sort_keys=True, ensure_ascii=False) for e in self.entries]
+        return gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=6)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+class IndexWriter:
+    """A run's shards: entries gathered and written `batch` at a time (and by flush())."""
+
+    def __init__(self, files: Files, run: str, batch: int = 1000) -> None:
+        self.files = files
+        self.run = run
+        self.batch = batch
+        self.shard = IndexShard()
+        self.written: list[str] = []
+
+    def add(self, meta: dict, layout: str) -> None:
+        self.shard.add(meta, layout)
+        if len(self.shard) >= self.batch:
+            self.flush()
+
+    def remove(self, video_ids: Iterable[str]) -> None:
+        for video_id in video_ids:
+            self.shard.remove(video_id)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the entries gathered so far as one shard (nothing when there are none)."""
+        if not len(self.shard):
+            return
+        name = f"{time.time():017.6f}-{self.run[:8]}-{uuid.uuid4().hex[:8]}{SHARD_SUFFIX}"
+        path = posixpath.join(INDEX_DIR, name)
+        self.files.write_atomic(path, self.shard.encode())
+        self.written.append(path)
+        self.shard = IndexShard()
+
+
+class DatasetIndex:
+    """The merged index of a dataset: for each video its latest entry (as its JSON line, so that
+    200,000 videos cost tens of MB, not a dict each), and the settings entries name."""
+
+    def __init__(self, lines: dict[str, str], settings: dict[str, dict], shards: list[str]):
+        self._lines = lines
+        self.settings = settings
+        self.shards = shards
+
+    @classmethod
+    def load(cls, files: Files) -> DatasetIndex | None:
+        """The index of the dataset, None when it has none (a dataset from before indexes)."""
+        for attempt in range(READ_TRIES):
+            shards = shard_paths(files)
+            if not shards:
+                return None
+            try:
+                return cls._merged(files, shards)
+            except MISSING:
+                if attempt + 1 == READ_TRIES:
+                    raise
+        return None
+
+    @classmethod
+    def _merged(cls, files: Files, shards: list[str]) -> DatasetIndex:
+        latest: dict[str, tuple[float, str | None]] = {}
+        settings: dict[str, dict] = {}
+        for path in shards:
+            header, lines = _read_shard(files.read(path), path)
+            settings.update(header.get("settings") or {})
+            for line in lines:
+                entry = json.loads(line)
+                video_id, stamp = entry["id"], float(entry["t"])
+                if video_id not in latest or stamp >= latest[video_id][0]:
+                    latest[video_id] = (stamp, None if entry.get("removed") else line)
+        claimed = {vid: line for vid, (_, line) in latest.items() if line is not None}
+        return cls(claimed, settings, shards)
+
+    def __contains__(self, video_id: str) -> bool:
+        return video_id in self._lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def ids(self) -> list[str]:
+        """The claimed videos' ids, sorted."""
+        return sorted(self._lines)
+
+    def entry(self, video_id: str) -> dict[str, Any] | None:
+        """A claimed video's entry, None when the index does not claim it."""
+        line = self._lines.get(video_id)
+        return None if line is None else json.loads(line)
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every claimed video's entry, by id (decoded one at a time)."""
+        for video_id in self.ids():
+            yield json.loads(self._lines[video_id])
+
+    def settings_of(self, entry: dict[str, Any]) -> dict:
+        """The settings an entry names."""
+        return self.settings.get(entry.get("settings", ""), {})
+
+
+def shard_paths(files: Files) -> list[str]:
+    """The index's shards, oldest first (their names start with their writing time)."""
+    names = [
+        n
+        for n in files.list_files(INDEX_DIR)
+        if n.endswith(SHARD_SUFFIX) and TEMPORARY_MARK not in n
+    ]
+    return [posixpath.join(INDEX_DIR, n) for n in sorted(names)]
+
+
+def compact(files: Files, run: str) -> str | None:
+    """Merge every shard into one (the latest entry of each video, removals dropped) and delete
+    the merged ones; shards written meanwhile by other runs are kept. Returns the new shard."""
+    index = DatasetIndex.load(files)
+    if index is None or len(index.shards) <= 1:
+        return None
+    shard = IndexShard(settings=dict(index.settings))
+    shard.entries = list(index.entries())
+    writer = IndexWriter(files, run, batch=len(shard.entries) + 1)
+    writer.shard = shard
+    writer.flush()
+    for path in index.shards:
+        files.remove(path)
+    return writer.written[-1] if writer.written else None
+
+
+def rebuild(files: Files, metas: dict[str, tuple[str, dict]], run: str) -> int:
+    """A new index from the meta.json files (video id -> (layout, meta)): one shard replacing
+    every existing one. Returns the number of videos indexed."""
+    old = shard_paths(files)
+    writer = IndexWriter(files, run, batch=len(metas) + 1)
+    for _, (layout, meta) in sorted(metas.items()):
+        writer.shard.add(meta, layout)
+    writer.flush()
+    for path in old:
+        files.remove(path)
+    return len(metas)
+
+
+def _read_shard(data: bytes, path: str) -> tuple[dict, list[str]]:
+    """(header, entry lines) of a shard; ValueError naming it when it is not one."""
+    try:
+        text = gzip.decompress(data).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path}: not an index shard ({err}); run `flowpipe index --rebuild`"
+        ) from None
+    lines = text.splitlines()
+    header = json.loads(lines[0]) if lines else {}
+    if header.get("index_version", 0) > INDEX_VERSION:
+        raise ValueError(
+            f"{path}: index version {header['index_version']} is newer than this flowpipe"
+        )
+    return header, [line for line in lines[1:] if line]
