@@ -80,6 +80,7 @@ def _flow_bytes(done: dict[str, dict], sizes: dict[str, int]) -> int:
     """Bytes of the flow JPEGs: recorded per video at extraction, else the flow files' sizes
     (folder layout), else the whole zip."""
     total = 0
+    flow_files: dict[str, int] | None = None
     for vid, meta in done.items():
         recorded = (meta.get("bytes") or {}).get("flow")
         if recorded is not None:
@@ -87,13 +88,20 @@ def _flow_bytes(done: dict[str, dict], sizes: dict[str, int]) -> int:
         elif f"{vid}.zip" in sizes and f"{vid}{SIDECAR_SUFFIX}" in sizes:
             total += sizes[f"{vid}.zip"]
         else:
-            total += sum(
-                size
-                for rel, size in sizes.items()
-                if posixpath.dirname(rel) == vid
-                and posixpath.basename(rel).startswith(FLOW_PREFIXES)
-            )
+            flow_files = _flow_files_per_folder(sizes) if flow_files is None else flow_files
+            total += flow_files.get(vid, 0)
     return total
+
+
+def _flow_files_per_folder(sizes: dict[str, int]) -> dict[str, int]:
+    """Folder -> bytes of the flow JPEGs in it, from one pass over the listing (a pass per
+    video took 10 minutes at 10,000 videos)."""
+    per_folder: dict[str, int] = {}
+    for rel, size in sizes.items():
+        folder, name = posixpath.split(rel)
+        if name.startswith(FLOW_PREFIXES):
+            per_folder[folder] = per_folder.get(folder, 0) + size
+    return per_folder
 
 
 def settings_sets(done: dict[str, dict]) -> list[dict[str, Any]]:
