@@ -11,6 +11,7 @@ from flowpipe import __version__
 from flowpipe.cli.bench import bench
 from flowpipe.cli.engine import flow, synth
 from flowpipe.cli.extract import extract, info
+from flowpipe.cli.index import index
 from flowpipe.cli.lists import lists
 from flowpipe.cli.train import eval_command, fuse, train_group
 from flowpipe.cli.viz import viz
@@ -22,7 +23,19 @@ def cli() -> None:
     """flowpipe: dense TV-L1 optical flow for video action recognition."""
 
 
-for command in (flow, synth, extract, info, lists, bench, viz, train_group, eval_command, fuse):
+for command in (
+    flow,
+    synth,
+    extract,
+    info,
+    index,
+    lists,
+    bench,
+    viz,
+    train_group,
+    eval_command,
+    fuse,
+):
     cli.add_command(command)
 
 

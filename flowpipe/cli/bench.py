@@ -162,6 +162,23 @@ def bench_report(videos: int, flows: int, samples: int, rounds: int, keep: str |
     _print_json(run_report_benchmark(ReportBench(videos, flows, samples, rounds, keep=keep)))
 
 
+@bench.command("scale")
+@click.option("--videos", default=200_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--job-videos",
+    callback=parse_ints,
+    help="also time whole jobs of this many tiny videos on a 2-worker cluster, e.g. 2000,20000",
+)
+@click.option("--keep", type=click.Path(file_okay=False), help="generate into DIR and keep it")
+@user_errors
+def bench_scale(videos: int, job_videos: tuple[int, ...], keep: str | None) -> None:
+    """What knowing a dataset costs at Kinetics scale: resume, info and the loader's
+    construction over N finished videos, against one meta.json read per video."""
+    from flowpipe.bench.scale import ScaleBench, run_scale_benchmark
+
+    _print_json(run_scale_benchmark(ScaleBench(videos, job_videos, keep)))
+
+
 @bench.command("train")
 @click.option("--steps", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--quick", is_flag=True, help="112² and 16-frame inputs (smoke run)")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import posixpath
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from flowpipe.checks import choice, integer
 from flowpipe.data.splits import SUBSETS, Split, folder_split, read_split
@@ -50,6 +53,58 @@ class VideoRecord:
     def frames(self) -> int:
         """Frames of the video: one more than its forward flows."""
         return self.flows + 1
+
+
+class VideoRecords(Sequence[VideoRecord]):
+    """Records kept as columns (numpy arrays, the ids as one UTF-8 buffer): a DataLoader worker
+    or DDP rank that gets a dataset of 200,000 videos copies a few MB, not a Python object per
+    video. Indexing gives VideoRecord objects, made when asked for."""
+
+    def __init__(self, records: Iterable[VideoRecord]) -> None:
+        rows = list(records)
+        ids = [r.video_id.encode() for r in rows]
+        self._offsets = np.cumsum([0] + [len(i) for i in ids], dtype=np.int64)
+        self._ids = np.frombuffer(b"".join(ids), dtype=np.uint8).copy()
+        self._labels = np.array([r.label for r in rows], dtype=np.int32)
+        self._numbers = np.array([(r.flows, r.width, r.height) for r in rows], np.int32).reshape(
+            -1, 3
+        )
+        self._bounds = np.array([r.bound for r in rows], dtype=np.float64)
+        self._flags = np.array([(r.backward, r.rgb) for r in rows], dtype=bool).reshape(-1, 2)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __getitem__(self, index: int) -> VideoRecord:  # type: ignore[override]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        i = index % len(self)
+        flows, width, height = (int(v) for v in self._numbers[i])
+        backward, rgb = (bool(v) for v in self._flags[i])
+        return VideoRecord(
+            self.video_id(i),
+            int(self._labels[i]),
+            flows,
+            width,
+            height,
+            float(self._bounds[i]),
+            backward,
+            rgb,
+        )
+
+    def video_id(self, i: int) -> str:
+        """The id of record i, without making the record."""
+        return self._ids[self._offsets[i] : self._offsets[i + 1]].tobytes().decode()
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The records' labels (int32)."""
+        return self._labels
+
+    @property
+    def flows(self) -> np.ndarray:
+        """The records' forward flow counts (int32)."""
+        return self._numbers[:, 0]
 
 
 def record_from_meta(video_id: str, label: int, meta: dict) -> VideoRecord:
@@ -121,7 +176,7 @@ def load_records(
     fold: int = 1,
     subset: str = "train",
     missing: str = "error",
-) -> tuple[list[VideoRecord], list[str]]:
+) -> tuple[VideoRecords, list[str]]:
     """The split's videos as records, and the class names ("class_<i>" where unnamed).
 
     `root` is a dataset's path or URL, or an opened store (see flowpipe.storage.open_store:
@@ -132,7 +187,7 @@ def load_records(
         raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
     store = as_store(root)
     where = store.url
-    done = store.list_done()
+    done = store.finished()
     if not done:
         raise ValueError(f"{where}: no finished video (not a flowpipe dataset, or empty)")
     if split is None:
@@ -147,9 +202,9 @@ def load_records(
         )
     if absent:
         warnings.warn(f"skipping {len(absent)} split videos not in {where}", stacklevel=2)
-    records = [record_from_meta(vid, label, done[vid]) for vid, label in found]
-    if not records:
+    records = VideoRecords(record_from_meta(vid, label, done[vid]) for vid, label in found)
+    if not len(records):
         raise ValueError(f"{where}: the split selects no video")
-    count = max(max(r.label for r in records) + 1, len(split.class_names or []))
+    count = max(int(records.labels.max()) + 1, len(split.class_names or []))
     names = split.class_names or [f"class_{i}" for i in range(count)]
     return records, names

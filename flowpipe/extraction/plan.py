@@ -15,8 +15,6 @@ but OUT's folder and its manifest. Refused:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from flowpipe.extraction.sources import identity, is_url, local_path, redact, sa
 from flowpipe.extraction.tasks import VideoTask
 from flowpipe.storage.dataset import DatasetStore, StoreSpec
 from flowpipe.storage.files import StorageOptions
+from flowpipe.storage.index import DatasetIndex, rebuild
 from flowpipe.storage.layout import BOOKKEEPING_DIR, DATASET_FILES, MANIFEST_NAME
 from flowpipe.storage.markers import normalised
 
@@ -47,13 +46,15 @@ class RunOptions:
 @dataclass
 class Plan:
     """The run's work: the videos to extract (with the digest of the finished version each one
-    replaces, if any), those already done, and those whose source changed since."""
+    replaces, if any), those already done, those whose source changed since, and the videos
+    to redo that the index claims (it must stop claiming them before they are redone)."""
 
     output: StoreSpec
     todo: list[tuple[VideoTask, str | None]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     changed_sources: list[str] = field(default_factory=list)
     classes: list[str] | None = None
+    unclaim: list[str] = field(default_factory=list)
 
     @property
     def store(self) -> DatasetStore:
@@ -80,27 +81,41 @@ def make_plan(
     _check_labels(store, tasks)
     output = StoreSpec(store.url, options.pack, options.storage_options, adopted)
     plan = Plan(output, classes=classes)
-    finished = {} if options.overwrite else store.list_done()
+    finished = indexed(store).metas()
     wanted = normalised(settings.as_dict())
     for task in tasks:
         meta = finished.get(task.video_id)
-        if meta is not None and meta.get("settings") == wanted:
-            now = identity(task.path, options.storage_options)
+        if meta is not None and meta.get("settings") == wanted and not options.overwrite:
+            now = _identity_now(task, options)
             if same_source(meta.get("source_identity"), now, task.path):
                 plan.skipped.append(task.video_id)
                 continue
             plan.changed_sources.append(task.video_id)
-        previous = store.read_meta(task.video_id) if options.overwrite else meta
-        plan.todo.append((task, meta_digest(previous)))
+        plan.todo.append((task, None if meta is None else meta["digest"]))
+        if meta is not None:
+            plan.unclaim.append(task.video_id)
     return plan
 
 
-def meta_digest(meta: dict | None) -> str | None:
-    """A short digest of a finished video's meta.json (None when not finished): a worker
-    compares it with what it finds, to tell the version the plan saw from a newer one."""
-    if meta is None:
-        return None
-    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
+def _identity_now(task: VideoTask, options: RunOptions) -> dict | None:
+    """The source's identity now: from the inputs' listing when it gave one, else a stat of a
+    local file; a remote file listed by a list file is not asked (a request per video at
+    650,000 videos): its video is redone only when its settings change."""
+    if task.identity is not None:
+        return task.identity
+    return None if is_url(task.path) else identity(task.path, options.storage_options)
+
+
+def indexed(store: DatasetStore) -> DatasetIndex:
+    """The dataset's index; for a dataset without one (written before indexes) it is made
+    first from its meta.json files, and an empty one stands for a new dataset."""
+    index = store.index()
+    if index is None:
+        found = store.markers.list_with_layouts()
+        if found:
+            rebuild(store.files, found, run="rebuild")
+            index = store.index()
+    return index or DatasetIndex({}, {}, [])
 
 
 def _check_writable(store: DatasetStore) -> None:
@@ -225,4 +240,4 @@ def describe(plan: Plan, echo: Echo) -> None:
         echo(f"{n} source{'s' if n > 1 else ''} changed since extracted (e.g. {first}): redoing")
 
 
-__all__ = ["Plan", "RunOptions", "is_url", "make_plan", "meta_digest", "settings_changes"]
+__all__ = ["Plan", "RunOptions", "indexed", "is_url", "make_plan", "settings_changes"]

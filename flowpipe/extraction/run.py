@@ -31,6 +31,7 @@ from flowpipe.extraction.sources import redact
 from flowpipe.extraction.tasks import VideoTask
 from flowpipe.extraction.worker import PROGRESS_TOPIC, VideoJob, extract_video, failure_record
 from flowpipe.storage.dataset import DatasetStore
+from flowpipe.storage.index import COMPACT_ABOVE, IndexWriter, compact, shard_paths
 from flowpipe.storage.leases import Holder, Leases
 from flowpipe.storage.markers import normalised
 from flowpipe.storage.summary import settings_sets
@@ -75,25 +76,49 @@ def run_extraction(
     run = uuid.uuid4().hex
     holder = Holder.this_process(run)
     dataset_lease = Leases(store.files, "dataset", holder, options.tuning.lease_seconds)
+    index = IndexWriter(store.files, run)
     with dataset_lease.wait("files", DATASET_LEASE_WAIT):
         plan = make_plan(store, tasks, settings, options)
         store.remove_stale_temporaries()  # left by writers killed in an earlier run
         Leases(store.files, "videos", holder, options.tuning.lease_seconds).sweep()
         _start_manifest(store, settings, plan)
+        index.remove(plan.unclaim)  # before any of them is redone
     describe(plan, echo)
     summary = RunSummary(skipped=list(plan.skipped))
     if plan.todo:
         jobs = _jobs(plan, settings, cluster, options, run)
-        with (
-            contextlib.nullcontext(client)
-            if client
-            else connect(cluster, options.tuning, echo) as active
-        ):
-            _run_jobs(active, jobs, cluster, options, summary, echo)
-        _check_visible(store, summary, plan)
+        job_run = JobRun(cluster, options, summary, index, echo)
+        try:
+            with _connection(client, cluster, options, echo) as active:
+                _run_jobs(active, jobs, job_run)
+        finally:
+            index.flush()  # what finished is indexed, an interruption included
+        _check_visible(store, summary)
     with dataset_lease.wait("files", DATASET_LEASE_WAIT):
+        if len(shard_paths(store.files)) > COMPACT_ABOVE:
+            compact(store.files, run)
         _write_dataset_files(store, settings, plan, summary, tasks)
     return summary
+
+
+def _connection(
+    client: Any, cluster: ClusterOptions, options: RunOptions, echo: Echo
+) -> contextlib.AbstractContextManager:
+    """The client given, or one on the cluster `cluster` names (started here when local)."""
+    if client is not None:
+        return contextlib.nullcontext(client)
+    return connect(cluster, options.tuning, echo)
+
+
+@dataclass
+class JobRun:
+    """What a run's results go to: its options, its summary, the index's shards, the screen."""
+
+    cluster: ClusterOptions
+    options: RunOptions
+    summary: RunSummary
+    index: IndexWriter
+    echo: Echo
 
 
 def _jobs(
@@ -106,26 +131,30 @@ def _jobs(
     """The plan's work as the jobs the workers run."""
     pairs = cluster.chunk_pairs(options.tuning)
     return [
-        VideoJob(task, settings, plan.output, cluster.device, options.tuning, run, pairs, seen)
+        VideoJob(
+            task=task,
+            settings=settings,
+            output=plan.output,
+            device=cluster.device,
+            tuning=options.tuning,
+            run=run,
+            chunk_pairs=pairs,
+            replaces=seen,
+            overwrite=options.overwrite,
+        )
         for task, seen in plan.todo
     ]
 
 
-def _run_jobs(
-    client: Any,
-    jobs: list[VideoJob],
-    cluster: ClusterOptions,
-    options: RunOptions,
-    summary: RunSummary,
-    echo: Echo,
-) -> None:
+def _run_jobs(client: Any, jobs: list[VideoJob], job_run: JobRun) -> None:
     """Run the jobs, a bounded number in flight, recording each result as it comes back."""
     from distributed import as_completed
 
+    cluster, options = job_run.cluster, job_run.options
     resources = {"GPU": 1 / options.tuning.videos_per_gpu} if cluster.on_gpu else None
     if resources:
-        check_gpu_workers(client, echo)
-    _echo_dashboard(client, echo)
+        check_gpu_workers(client, job_run.echo)
+    _echo_dashboard(client, job_run.echo)
     progress = Progress(len(jobs), options.progress, options.tuning.progress_seconds)
     client.subscribe_topic(PROGRESS_TOPIC, lambda event: progress.event(event[1]))
     pending = iter(jobs)
@@ -150,7 +179,7 @@ def _run_jobs(
         running = as_completed(submit(_in_flight(client)))
         for future in running:
             job = futures.pop(future)
-            _record(_result(future, job.task), summary, progress, echo)
+            _record(_result(future, job.task), job_run, progress)
             running.update(submit(1))
     except KeyboardInterrupt:
         progress.close(final_line=False)
@@ -192,13 +221,17 @@ def _result(future: Any, task: VideoTask) -> dict[str, Any]:
         return failure_record(task, err)
 
 
-def _record(result: dict[str, Any], summary: RunSummary, progress: Progress, echo: Echo) -> None:
-    """One task's result in the summary and on screen."""
-    status, video_id = result["status"], result["video_id"]
+def _record(result: dict[str, Any], job_run: JobRun, progress: Progress) -> None:
+    """One task's result in the summary, the index and on screen."""
+    status, video_id = result.pop("status"), result["video_id"]
+    summary = job_run.summary
     if status == "done":
         summary.done.append(video_id)
+        job_run.index.add(result, job_run.options.pack)
     elif status == "skipped":
         summary.skipped.append(video_id)
+        if "meta" in result:  # finished meanwhile, or by a killed run: indexed now
+            job_run.index.add(result["meta"], result["layout"])
     elif status == "busy":
         summary.busy.append(result)
         progress.write(f"busy: {result['message']}")
@@ -208,7 +241,7 @@ def _record(result: dict[str, Any], summary: RunSummary, progress: Progress, ech
     progress.finished(video_id, status in ("done", "skipped"), result.get("frames"))
 
 
-def _check_visible(store: DatasetStore, summary: RunSummary, plan: Plan) -> None:
+def _check_visible(store: DatasetStore, summary: RunSummary) -> None:
     """ValueError when videos the workers finished are not in OUT as this client sees it (the
     workers wrote somewhere else: another machine's disk, another working directory)."""
     sample = random.sample(summary.done, min(VISIBILITY_SAMPLE, len(summary.done)))
@@ -255,7 +288,7 @@ def _write_dataset_files(
     store.clear_failures(keep=lambda r: r.get("video_id") not in ids)
     for record in summary.failed:
         store.append_failure(record)
-    finished = store.list_done()
+    finished = store.finished()
     rows = [(vid, int(m["flows"]), m.get("label")) for vid, m in sorted(finished.items())]
     if len({label is None for _, _, label in rows}) > 1:
         rows = [(vid, flows, None) for vid, flows, _ in rows]  # never blocks: labels dropped

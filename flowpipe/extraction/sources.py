@@ -53,18 +53,20 @@ def local_path(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
 
 
-def find_remote_videos(url: str, storage_options: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(video URL, path relative to url) of every video under a remote folder, sorted; []
-    when url is not a folder."""
+def find_remote_videos(
+    url: str, storage_options: Mapping[str, Any]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(video URL, path relative to url, identity) of every video under a remote folder,
+    sorted, from one listing; [] when url is not a folder."""
     fs, root = url_to_fs(url, **dict(storage_options))
     if not fs.isdir(root):
         return []
     protocol = url.split("://", 1)[0]
     found = []
-    for name in sorted(fs.find(root)):
+    for name, info in sorted(fs.find(root, detail=True).items()):
         if posixpath.splitext(name)[1].lower() in VIDEO_EXTENSIONS:
             rel = posixpath.relpath(name, root.rstrip("/"))
-            found.append((f"{protocol}://{name.lstrip('/')}", rel))
+            found.append((f"{protocol}://{name.lstrip('/')}", rel, _info_identity(info)))
     return found
 
 
@@ -104,9 +106,13 @@ def identity(path: str, storage_options: Mapping[str, Any]) -> dict[str, Any] | 
             info = os.stat(path)
             return {"size": info.st_size, "mtime": info.st_mtime_ns / 1e9}
         fs, remote = url_to_fs(path, **dict(storage_options))
-        info = fs.info(remote)
+        return _info_identity(fs.info(remote))
     except (OSError, ValueError):
         return None
+
+
+def _info_identity(info: Mapping[str, Any]) -> dict[str, Any]:
+    """{'size', 'mtime'} from an fsspec listing entry (an ETag where the store has one)."""
     stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified")
     return {"size": int(info.get("size") or 0), "mtime": str(stamp) if stamp else None}
 

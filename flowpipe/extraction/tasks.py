@@ -29,6 +29,7 @@ class VideoTask:
     video_id: str
     label: int | None = None
     class_name: str | None = None
+    identity: dict | None = None  # the source's size and time, when known from a listing
 
 
 def collect_tasks(
@@ -60,7 +61,10 @@ def _input_tasks(item: str, options: dict[str, Any]) -> list[VideoTask]:
     if is_url(item):
         found = find_remote_videos(item, options)
         if found:
-            return [VideoTask(url, posixpath.splitext(rel)[0]) for url, rel in found]
+            return [
+                VideoTask(url, posixpath.splitext(rel)[0], identity=known)
+                for url, rel, known in found
+            ]
         if not remote_exists(item, options):
             raise ValueError(f"{redact(item)}: no such file or folder")
         return [VideoTask(item, posixpath.splitext(posixpath.basename(item))[0])]

@@ -30,9 +30,14 @@ import torch
 from flowpipe import __version__
 from flowpipe.devices import names_cuda
 from flowpipe.extraction.flow_service import FlowService, service_for
-from flowpipe.extraction.plan import meta_digest
 from flowpipe.extraction.settings import ExtractSettings, JobTuning
-from flowpipe.extraction.sources import fingerprint, identity, opened_locally, redact
+from flowpipe.extraction.sources import (
+    fingerprint,
+    identity,
+    opened_locally,
+    redact,
+    same_source,
+)
 from flowpipe.extraction.tasks import VideoTask
 from flowpipe.extraction.video import VideoError, VideoInfo, probe, read_chunks, to_gray
 from flowpipe.memory import keep_freed_memory
@@ -44,8 +49,10 @@ from flowpipe.storage.codec import (
     quantize,
 )
 from flowpipe.storage.dataset import DatasetStore, StoreSpec
+from flowpipe.storage.index import IndexWriter, meta_digest
 from flowpipe.storage.layout import backward_names, flow_names, image_name
 from flowpipe.storage.leases import Holder, LeaseHeld, LeaseKeeper, Leases
+from flowpipe.storage.lists import load_json_dict
 from flowpipe.storage.markers import normalised
 from flowpipe.storage.writers import VideoWriter
 
@@ -71,7 +78,8 @@ class VideoJob:
     tuning: JobTuning = field(default_factory=JobTuning)
     run: str = "local"
     chunk_pairs: int | None = None  # frame pairs per chunk; None: the tuning's for the device
-    replaces: str | None = None  # digest of the finished version the plan saw (plan.meta_digest)
+    replaces: str | None = None  # digest of the finished version the plan saw (index.meta_digest)
+    overwrite: bool = False  # redo even a version finished meanwhile with the same settings
 
 
 @dataclass
@@ -96,8 +104,13 @@ def extract_video(job: VideoJob) -> dict[str, Any]:
             store.files, "videos", Holder.this_process(job.run), job.tuning.lease_seconds
         )
         with lease.acquire(job.task.video_id) as held, LeaseKeeper(held):
-            if _done_meanwhile(store, job):
-                return {"status": "skipped", "video_id": job.task.video_id}
+            found = _finished_version(store, job)
+            if found is not None and _as_asked(found[1], job):
+                layout, meta = found
+                video_id = job.task.video_id
+                return {"status": "skipped", "video_id": video_id, "meta": meta, "layout": layout}
+            if found is not None:  # finished after the plan: the index may claim it
+                IndexWriter(store.files, job.run).remove([job.task.video_id])
             report = _progress_reporter(job.task.video_id)
             return _VideoExtraction(job, store, report).run(held.still_held)
     except LeaseHeld as held:
@@ -135,15 +148,22 @@ def failure_record(task: VideoTask, err: BaseException) -> dict[str, Any]:
     }
 
 
-def _done_meanwhile(store: DatasetStore, job: VideoJob) -> bool:
-    """Whether another run finished this video, with these settings, since the plan was made
-    (its meta.json is not the version the plan saw)."""
-    meta = store.read_meta(job.task.video_id)
-    return (
-        meta is not None
-        and meta_digest(meta) != job.replaces
-        and meta.get("settings") == normalised(job.settings.as_dict())
-    )
+def _finished_version(store: DatasetStore, job: VideoJob) -> tuple[str, dict] | None:
+    """(layout, meta) of the video when it is finished in a version the plan did not see
+    (another run finished it meanwhile, or a killed run finished it without indexing it)."""
+    found = store.markers.find(job.task.video_id)
+    meta = None if found is None else load_json_dict(found[1])
+    if meta is None or meta_digest(meta) == job.replaces:
+        return None
+    return found[0], meta
+
+
+def _as_asked(meta: dict, job: VideoJob) -> bool:
+    """Whether a finished video is what the job would make: same settings, same source."""
+    if job.overwrite or meta.get("settings") != normalised(job.settings.as_dict()):
+        return False
+    now = identity(job.task.path, job.output.storage_options)
+    return same_source(meta.get("source_identity"), now, job.task.path)
 
 
 def _progress_reporter(video_id: str) -> Callable[[str, int], None]:

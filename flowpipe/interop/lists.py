@@ -88,7 +88,7 @@ def write_lists(store: Store, request: ListRequest) -> ListsWritten:
     Returns:
         The files written and the split videos left out.
     """
-    done = store.list_done()
+    done = store.finished()
     if not done:
         raise ValueError(f"{store.url}: no finished video")
     written = ListsWritten()

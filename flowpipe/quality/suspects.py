@@ -6,6 +6,11 @@ one extracted without it, or by an older flowpipe, simply has none and is left o
 inconsistent (a hard cut, a flash, a failed flow); a *suspect video* has a mean over its pairs
 above `SuspectRule.video_inconsistent` (noise, motion too large for the flow). No torch here:
 `flowpipe info` stays quick to start.
+
+Readers get either the whole meta.json (every pair's figures) or the dataset index's entry
+(flowpipe.storage.index: the means and the 5 worst pairs, and the threshold). From an entry,
+suspect pairs are found among each video's 5 worst, so a video with more than 5 suspect pairs
+counts 5 (`pairs_from_worst` says when that applies).
 """
 
 from __future__ import annotations
@@ -43,12 +48,16 @@ class SuspectRule:
 
 
 def consistency_of(meta: dict) -> dict | None:
-    """The video's consistency record, or None when it has none (or a malformed one)."""
+    """The video's consistency record (meta.json's, or the index's shorter one), or None when
+    it has none or a malformed one."""
     record = meta.get("consistency")
     if not isinstance(record, dict):
         return None
-    needed = ("inconsistent", "error", "mean_inconsistent", "mean_error")
-    if not all(k in record for k in needed) or not isinstance(record["inconsistent"], list):
+    means = [record.get(k) for k in ("mean_inconsistent", "mean_error")]
+    if not all(isinstance(v, (int, float)) for v in means):
+        return None
+    per_pair = record.get("inconsistent")
+    if per_pair is not None and not isinstance(per_pair, list):
         return None
     return record
 
@@ -71,20 +80,31 @@ def _thresholds(records: dict[str, dict]) -> list[dict]:
     found: list[dict] = []
     for record in records.values():
         threshold = record.get("threshold")
-        if threshold not in found:
+        if threshold is not None and threshold not in found:
             found.append(threshold)
     return found
 
 
+def _pair_figures(record: dict) -> list[tuple[int, float, float | None]]:
+    """(k, inconsistent, error) of every pair the record knows: all of them in meta.json's,
+    the 5 worst (no error) in the index's."""
+    if record.get("inconsistent") is None:
+        return [(int(k), float(f), None) for k, f in record.get("worst") or []]
+    errors = record.get("error") or []
+    return [
+        (k, value, errors[k - 1] if k <= len(errors) else None)
+        for k, value in enumerate(record["inconsistent"], start=1)
+    ]
+
+
 def _suspect_pairs(records: dict[str, dict], limit: float) -> list[dict[str, Any]]:
-    """Every pair above `limit`, worst first."""
-    pairs = []
-    for vid, record in records.items():
-        errors = record["error"]
-        for k, value in enumerate(record["inconsistent"], start=1):
-            if value > limit:
-                error = errors[k - 1] if k <= len(errors) else None
-                pairs.append({"id": vid, "k": k, "inconsistent": value, "error": error})
+    """Every known pair above `limit`, worst first."""
+    pairs = [
+        {"id": vid, "k": k, "inconsistent": value, "error": error}
+        for vid, record in records.items()
+        for k, value, error in _pair_figures(record)
+        if value > limit
+    ]
     return sorted(pairs, key=lambda p: (-p["inconsistent"], p["id"], p["k"]))
 
 
@@ -111,7 +131,8 @@ def consistency_summary(
     Returns:
         JSON-ready: videos_checked / videos_unchecked, threshold(s) of the test, the rule,
         mean_inconsistent and mean_error over checked videos, suspect_videos and
-        suspect_pairs (lists) with their totals.
+        suspect_pairs (lists) with their totals, pairs_from_worst (some videos' pairs known
+        only through their 5 worst: the index's records).
     """
     rule = rule or SuspectRule()
     records = {vid: r for vid, m in sorted(done.items()) if (r := consistency_of(m))}
@@ -131,6 +152,7 @@ def consistency_summary(
         "suspect_videos_total": len(videos),
         "suspect_pairs": pairs[:listed],
         "suspect_pairs_total": len(pairs),
+        "pairs_from_worst": any(r.get("inconsistent") is None for r in records.values()),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from flowpipe.storage import lists
 from flowpipe.storage.files import Files, StorageOptions
+from flowpipe.storage.index import DatasetIndex
 from flowpipe.storage.layout import (
     FORMAT_VERSION,
     PACKS,
@@ -98,8 +99,20 @@ class DatasetStore:
         return meta is not None and meta.get("settings") == normalised(settings)
 
     def list_done(self) -> dict[str, dict]:
-        """video_id -> meta of every finished video (both layouts; this store's pack wins)."""
+        """video_id -> meta of every finished video (both layouts; this store's pack wins), read
+        from every meta.json: the truth, at one read per video."""
         return self.markers.list_all()
+
+    def finished(self) -> Mapping[str, dict]:
+        """video_id -> figures of every finished video, in meta.json's shape: from the dataset's
+        index (a few reads whatever the number of videos), else from every meta.json (a dataset
+        written before indexes; `flowpipe index OUT --rebuild` gives it one)."""
+        index = DatasetIndex.load(self.files)
+        return self.list_done() if index is None else index.metas()
+
+    def index(self) -> DatasetIndex | None:
+        """The dataset's index, None when it has none."""
+        return DatasetIndex.load(self.files)
 
     def read_file(self, video_id: str, name: str) -> bytes:
         """One member file of a video (folder or zip); FileNotFoundError when missing."""

@@ -1,9 +1,11 @@
 """The file-system adapter under a dataset: one folder on a local disk or behind any fsspec URL.
 
-Atomicity: every file is written to ``<name>.tmp-<uuid>`` beside its final name and then moved
-into place (``os.replace`` on local disks, ``fs.mv`` elsewhere), so a reader never sees a
-half-written file under a final name. Files are not fsynced: the guarantee covers a killed
-process, not a power cut. On object stores a file opened for writing is a write-only stream.
+Atomicity: every file is written to ``OUT/.flowpipe/tmp/<name>.tmp-<uuid>`` and then moved onto
+its final name (``os.replace`` on local disks, ``fs.mv`` elsewhere), so a reader never sees a
+half-written file under a final name, and what killed writers leave is in one small folder
+that a run clears of stale files without listing the dataset. Files are not fsynced: the
+guarantee covers a killed process, not a power cut. On object stores a file opened for
+writing is a write-only stream.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from typing import IO, Any
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-from flowpipe.storage.layout import TEMPORARY_MARK
+from flowpipe.storage.layout import TEMPORARY_DIR, TEMPORARY_MARK
 
 MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 
 def temporary_name(path: str) -> str:
-    """A unique temporary name beside path ('<name>.tmp-<uuid>')."""
-    return f"{path}{TEMPORARY_MARK}{uuid.uuid4().hex}"
+    """A unique temporary name for a file on its way to path (in the temporary folder)."""
+    return f"{TEMPORARY_DIR}/{posixpath.basename(path)}{TEMPORARY_MARK}{uuid.uuid4().hex}"
 
 
 def _file_system(url: str, options: dict[str, Any]) -> tuple[Any, str]:
@@ -71,6 +73,7 @@ class Files:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"{rel}: file content must be bytes, got {type(data).__name__}")
         self.makedirs(posixpath.dirname(rel))
+        self.makedirs(TEMPORARY_DIR)
         tmp = temporary_name(rel)
         try:
             with self.open_write(tmp) as f:
@@ -187,10 +190,11 @@ class Files:
 
     def remove_stale_temporaries(self, older_than: float) -> list[str]:
         """Delete temporary files that killed writers left, unmodified for more than
-        `older_than` seconds (a live writer's are fresh); return their paths."""
+        `older_than` seconds (a live writer's are fresh); return their paths. Only the
+        temporary folder is listed, not the dataset."""
         now = time.time()
         removed = []
-        for rel in self.walk():
+        for rel in self.walk(TEMPORARY_DIR):
             if TEMPORARY_MARK not in posixpath.basename(rel):
                 continue
             mtime = self.modified(rel)

@@ -205,6 +205,10 @@ class RawframeStore:
         """video_id -> meta (meta.json's shape) of every video with at least one flow."""
         return dict(self._metas)
 
+    def finished(self) -> dict[str, dict]:
+        """The same as list_done() (a foreign dataset has no index: it is listed once)."""
+        return self._metas
+
     def read_meta(self, video_id: str) -> dict | None:
         """The video's meta, None when the dataset has no such video."""
         return self._metas.get(video_id)

@@ -28,7 +28,7 @@ import json
 import posixpath
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,7 @@ def entry_from_meta(meta: dict, layout: str, finished: float | None = None) -> d
     if isinstance(consistency, dict):
         entry["consistency"] = {
             k: consistency[k]
-            for k in ("mean_inconsistent", "mean_error", "worst")
+            for k in ("threshold", "mean_inconsistent", "mean_error", "worst")
             if k in consistency
         }
     return entry
@@ -200,6 +200,40 @@ class DatasetIndex:
     def settings_of(self, entry: dict[str, Any]) -> dict:
         """The settings an entry names."""
         return self.settings.get(entry.get("settings", ""), {})
+
+    def metas(self) -> IndexedMetas:
+        """The claimed videos as a mapping of meta.json-shaped dicts (decoded when asked for)."""
+        return IndexedMetas(self)
+
+
+class IndexedMetas(Mapping[str, dict]):
+    """video id -> the figures of its meta.json that the index keeps, in meta.json's shape
+    (`flows`, `frames`, `size`, `settings`, `label`, `bytes`, ...), decoded one at a time: what
+    readers use instead of reading every meta.json."""
+
+    def __init__(self, index: DatasetIndex) -> None:
+        self.index = index
+
+    def __getitem__(self, video_id: str) -> dict:
+        entry = self.index.entry(video_id)
+        if entry is None:
+            raise KeyError(video_id)
+        return self._meta(entry)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index.ids())
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, video_id: object) -> bool:
+        return isinstance(video_id, str) and video_id in self.index
+
+    def _meta(self, entry: dict[str, Any]) -> dict:
+        meta = {k: v for k, v in entry.items() if k not in ("id", "t", "settings")}
+        meta["video_id"] = entry["id"]
+        meta["settings"] = self.index.settings_of(entry)
+        return meta
 
 
 def shard_paths(files: Files) -> list[str]:

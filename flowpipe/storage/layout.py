@@ -27,6 +27,7 @@ DATASET_FILES = (MANIFEST_NAME, VIDEO_LIST_NAME, FAILURES_NAME)
 ZIP_SUFFIX = ".zip"
 SIDECAR_SUFFIX = ".meta.json"
 TEMPORARY_MARK = ".tmp-"
+TEMPORARY_DIR = f"{BOOKKEEPING_DIR}/tmp"  # files on their way to their final names
 MEMBER_PATTERN = re.compile(r"^(?:b?flow_[xy]|img)_\d{5,}\.jpg$")
 
 

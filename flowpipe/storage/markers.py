@@ -56,6 +56,10 @@ class DoneMarkers:
 
     def list_all(self) -> dict[str, dict]:
         """video_id -> meta of every finished video, by one walk of the dataset."""
+        return {vid: meta for vid, (_, meta) in self.list_with_layouts().items()}
+
+    def list_with_layouts(self) -> dict[str, tuple[str, dict]]:
+        """video_id -> (layout, meta) of every finished video, by one walk of the dataset."""
         files = self.files.walk()
         chosen: dict[str, tuple[str, str]] = {}
         for rel in files:
@@ -68,8 +72,8 @@ class DoneMarkers:
             if vid not in chosen or layout == self.pack:
                 chosen[vid] = (layout, rel)
         metas = {}
-        for vid, (_, rel) in sorted(chosen.items()):
+        for vid, (layout, rel) in sorted(chosen.items()):
             meta = load_json_dict(self.files.read_or_none(rel) or b"")
             if meta is not None:
-                metas[vid] = meta
+                metas[vid] = (layout, meta)
         return metas

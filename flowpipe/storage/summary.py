@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import posixpath
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from flowpipe.quality.suspects import LISTED, SuspectRule, consistency_summary, video_rows
 from flowpipe.storage.dataset import DatasetStore
@@ -18,7 +19,7 @@ FLOW_PREFIXES = ("flow_x_", "flow_y_", "bflow_x_", "bflow_y_")
 
 def dataset_summary(
     root: str | DatasetStore | RawframeStore,
-    done: dict[str, dict] | None = None,
+    done: Mapping[str, dict] | None = None,
     rule: SuspectRule | None = None,
     sort: str | None = None,
 ) -> dict[str, Any]:
@@ -27,8 +28,8 @@ def dataset_summary(
     Args:
         root: the dataset's path or an opened store (flow another tool wrote:
             foreign.open_store).
-        done: the store's list_done(), when the caller has it already (it reads every
-            meta.json).
+        done: the finished videos' figures, when the caller has them already (else the
+            store's `finished()`: its index, or every meta.json of a dataset without one).
         rule: which pairs and videos the consistency section lists as suspect.
         sort: also give one row per video ("video_rows"), sorted by this key of
             flowpipe.quality.suspects.video_rows; None: no rows.
@@ -40,79 +41,116 @@ def dataset_summary(
         consistency ("consistency": flowpipe.quality.suspects.consistency_summary).
     """
     store = DatasetStore(root) if isinstance(root, str) else root
-    root = store.url
     manifest = store.read_manifest()
-    done = store.list_done() if done is None else done
+    done = store.finished() if done is None else done
     if manifest is None and not done:
-        raise ValueError(f"{root}: not a flowpipe dataset (no flowpipe.json and no finished video)")
-    sizes = store.files.walk()
-    fields = {vid: m["flows"] * (2 if m["settings"]["backward"] else 1) for vid, m in done.items()}
-    float_bytes = sum(
-        n * 2 * FLOAT32_BYTES * done[vid]["size"][0] * done[vid]["size"][1]
-        for vid, n in fields.items()
-    )
-    flow_bytes = _flow_bytes(done, sizes)
-    errors = [m["quantization_jpeg_epe"] for m in done.values() if m.get("quantization_jpeg_epe")]
+        raise ValueError(
+            f"{store.url}: not a flowpipe dataset (no flowpipe.json and no finished video)"
+        )
+    totals = _Totals()
+    for vid, meta in done.items():
+        totals.add(vid, meta)
+    if totals.unrecorded:  # videos from before per-video bytes: their files are measured
+        totals.measure(store.files.walk())
     failures = store.read_failures()
-    sets = settings_sets(done)
+    sets = totals.settings_sets()
     return {
-        "root": root,
-        "videos": len(done),
-        "frames": sum(m["frames"] for m in done.values()),
-        "flows": sum(m["flows"] for m in done.values()),
-        "flow_fields": sum(fields.values()),
+        "root": store.url,
+        "videos": totals.videos,
+        "frames": totals.frames,
+        "flows": totals.flows,
+        "flow_fields": totals.fields,
         "failures": len(failures),
         "failed_inputs": [f"{f['path']}: {f['message']}" for f in failures],
-        "bytes": sum(sizes.values()),
-        "flow_bytes": flow_bytes,
-        "float32_bytes": float_bytes,
-        "ratio_to_float32": float_bytes / flow_bytes if flow_bytes else None,
-        "quantization_jpeg_epe_px": float(np.mean(errors)) if errors else None,
+        "bytes": totals.bytes,
+        "flow_bytes": totals.flow_bytes,
+        "float32_bytes": totals.float_bytes,
+        "ratio_to_float32": totals.float_bytes / totals.flow_bytes if totals.flow_bytes else None,
+        "quantization_jpeg_epe_px": totals.mean_epe(),
         "settings": (manifest or {}).get("settings") or _foreign_settings(store, sets),
         "mixed_settings": sets if len(sets) > 1 else None,
-        "sizes": _frame_sizes(done),
+        "sizes": dict(sorted(totals.sizes.items(), key=lambda kv: -kv[1])),
         "consistency": consistency_summary(done, rule),
         **({"video_rows": video_rows(done, sort)} if sort else {}),
     }
 
 
-def _flow_bytes(done: dict[str, dict], sizes: dict[str, int]) -> int:
-    """Bytes of the flow JPEGs: recorded per video at extraction, else the flow files' sizes
-    (folder layout), else the whole zip."""
-    total = 0
-    flow_files: dict[str, int] | None = None
-    for vid, meta in done.items():
-        recorded = (meta.get("bytes") or {}).get("flow")
-        if recorded is not None:
-            total += int(recorded)
-        elif f"{vid}.zip" in sizes and f"{vid}{SIDECAR_SUFFIX}" in sizes:
+@dataclass
+class _Totals:
+    """What `flowpipe info` adds up, in one pass over the finished videos."""
+
+    videos: int = 0
+    frames: int = 0
+    flows: int = 0
+    fields: int = 0
+    float_bytes: int = 0
+    flow_bytes: int = 0
+    bytes: int = 0
+    epe_sum: float = 0.0
+    epe_count: int = 0
+    sizes: Counter = field(default_factory=Counter)
+    sets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unrecorded: list[str] = field(default_factory=list)
+
+    def add(self, video_id: str, meta: dict) -> None:
+        settings = meta.get("settings") or {}
+        fields = meta["flows"] * (2 if settings.get("backward") else 1)
+        width, height = meta["size"]
+        self.videos += 1
+        self.frames += meta["frames"]
+        self.flows += meta["flows"]
+        self.fields += fields
+        self.float_bytes += fields * 2 * FLOAT32_BYTES * width * height
+        self.sizes[f"{width}x{height}"] += 1
+        recorded = meta.get("bytes") or {}
+        if recorded.get("flow") is None:
+            self.unrecorded.append(video_id)
+        else:
+            self.flow_bytes += int(recorded["flow"])
+            self.bytes += int(recorded["flow"]) + int(recorded.get("images") or 0)
+        if meta.get("quantization_jpeg_epe"):
+            self.epe_sum += meta["quantization_jpeg_epe"]
+            self.epe_count += 1
+        key = repr(settings)
+        group = self.sets.setdefault(key, {"settings": settings, "videos": 0, "e.g.": video_id})
+        group["videos"] += 1
+        group["e.g."] = min(group["e.g."], video_id)
+
+    def measure(self, sizes: dict[str, int]) -> None:
+        """Bytes from the files themselves (a dataset whose meta.json files record none)."""
+        self.bytes = sum(sizes.values())
+        self.flow_bytes = _flow_bytes(self.unrecorded, sizes, self.flow_bytes)
+
+    def mean_epe(self) -> float | None:
+        return self.epe_sum / self.epe_count if self.epe_count else None
+
+    def settings_sets(self) -> list[dict[str, Any]]:
+        return sorted(self.sets.values(), key=lambda g: -g["videos"])
+
+
+def _flow_bytes(unrecorded: list[str], sizes: dict[str, int], recorded: int) -> int:
+    """`recorded` plus the bytes of the flow files of the videos that record none: their flow
+    files' sizes (folder layout), else the whole zip."""
+    by_folder: dict[str, int] = {}
+    for rel, size in sizes.items():
+        if posixpath.basename(rel).startswith(FLOW_PREFIXES):
+            folder = posixpath.dirname(rel)
+            by_folder[folder] = by_folder.get(folder, 0) + size
+    total = recorded
+    for vid in unrecorded:
+        if f"{vid}.zip" in sizes and f"{vid}{SIDECAR_SUFFIX}" in sizes:
             total += sizes[f"{vid}.zip"]
         else:
-            flow_files = _flow_files_per_folder(sizes) if flow_files is None else flow_files
-            total += flow_files.get(vid, 0)
+            total += by_folder.get(vid, 0)
     return total
 
 
-def _flow_files_per_folder(sizes: dict[str, int]) -> dict[str, int]:
-    """Folder -> bytes of the flow JPEGs in it, from one pass over the listing (a pass per
-    video took 10 minutes at 10,000 videos)."""
-    per_folder: dict[str, int] = {}
-    for rel, size in sizes.items():
-        folder, name = posixpath.split(rel)
-        if name.startswith(FLOW_PREFIXES):
-            per_folder[folder] = per_folder.get(folder, 0) + size
-    return per_folder
-
-
-def settings_sets(done: dict[str, dict]) -> list[dict[str, Any]]:
+def settings_sets(done: Mapping[str, dict]) -> list[dict[str, Any]]:
     """The distinct settings of the finished videos with their counts, most videos first."""
-    groups: dict[str, dict[str, Any]] = {}
-    for vid, meta in sorted(done.items()):
-        group = groups.setdefault(
-            repr(meta.get("settings")), {"settings": meta.get("settings"), "videos": 0, "e.g.": vid}
-        )
-        group["videos"] += 1
-    return sorted(groups.values(), key=lambda g: -g["videos"])
+    totals = _Totals()
+    for vid, meta in done.items():
+        totals.add(vid, meta)
+    return totals.settings_sets()
 
 
 def _foreign_settings(store: DatasetStore | RawframeStore, sets: list[dict]) -> dict | None:
@@ -120,15 +158,6 @@ def _foreign_settings(store: DatasetStore | RawframeStore, sets: list[dict]) -> 
     if isinstance(store, RawframeStore) and len(sets) == 1:
         return sets[0]["settings"]
     return None
-
-
-def _frame_sizes(done: dict[str, dict]) -> dict[str, int]:
-    """'WxH' -> number of videos stored at that size."""
-    counts: dict[str, int] = {}
-    for meta in done.values():
-        key = "x".join(str(v) for v in meta["size"])
-        counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def summary_text(summary: dict[str, Any]) -> str:
@@ -167,8 +196,9 @@ def consistency_lines(consistency: dict[str, Any], shown: int = 10) -> list[str]
         return [
             f"  consistency none recorded ({unchecked:,} videos without backward flow or figures)"
         ]
-    tests = "; ".join(
-        f"alpha {t['alpha']:g}, beta {t['beta']:g}" for t in consistency["thresholds"]
+    tests = (
+        "; ".join(f"alpha {t['alpha']:g}, beta {t['beta']:g}" for t in consistency["thresholds"])
+        or "threshold not recorded"
     )
     lines = [
         f"  consistency {_pct(consistency['mean_inconsistent'])} of pixels inconsistent, "
@@ -176,17 +206,17 @@ def consistency_lines(consistency: dict[str, Any], shown: int = 10) -> list[str]
         f"(forward-backward check: {tests}; {unchecked:,} videos unchecked)"
     ]
     rule = consistency["rule"]
+    among = " (among each video's 5 worst)" if consistency["pairs_from_worst"] else ""
     lines.append(
         f"  suspect     {consistency['suspect_pairs_total']:,} pairs over "
-        f"{_pct(rule['pair_inconsistent'])} inconsistent, {consistency['suspect_videos_total']:,}"
-        f" videos over {_pct(rule['video_inconsistent'])} on average"
+        f"{_pct(rule['pair_inconsistent'])} inconsistent{among}, "
+        f"{consistency['suspect_videos_total']:,} videos over "
+        f"{_pct(rule['video_inconsistent'])} on average"
     )
     for pair in consistency["suspect_pairs"][:shown]:
         share = _pct(pair["inconsistent"])
-        lines.append(
-            f"    pair      {pair['id']} flow {pair['k']}: {share} inconsistent, "
-            f"{pair['error']:.2f} px"
-        )
+        error = "" if pair["error"] is None else f", {pair['error']:.2f} px"
+        lines.append(f"    pair      {pair['id']} flow {pair['k']}: {share} inconsistent{error}")
     for video in consistency["suspect_videos"][:shown]:
         lines.append(
             f"    video     {video['id']}: {_pct(video['mean_inconsistent'])} inconsistent, "

@@ -2,12 +2,12 @@
 so nothing holds a whole video in memory.
 
 Folder layout: each file goes into place (atomically) as soon as it is added. Zip layout:
-members are appended to ``<video_id>.zip.tmp-<uuid>``, opened once; on a remote file system
-that is a write-only stream (zipfile then writes data descriptors instead of seeking back, so
-such a zip differs in bytes from a local one, and is the same from run to run on the same file
-system). Opening a writer removes the video's done markers; `finish` writes them last. A
-killed writer leaves the video not done (folder: whole files, no meta.json; zip: at most a
-``.tmp-`` file, which an abort removes and a finished redo of the video ignores).
+members are appended to a temporary zip in ``OUT/.flowpipe/tmp/``, opened once; on a remote
+file system that is a write-only stream (zipfile then writes data descriptors instead of
+seeking back, so such a zip differs in bytes from a local one, and is the same from run to run
+on the same file system). Opening a writer removes the video's done markers; `finish` writes
+them last. A killed writer leaves the video not done (folder: whole files, no meta.json; zip:
+at most a temporary file, which an abort removes and a later run removes once stale).
 """
 
 from __future__ import annotations
@@ -118,13 +118,14 @@ class FolderWriter(VideoWriter):
 
 
 class ZipWriter(VideoWriter):
-    """Zip layout: members appended to '<video_id>.zip.tmp-<uuid>', opened once, ZIP_STORED
-    with fixed dates; finish() moves it into place and writes the sidecar."""
+    """Zip layout: members appended to a temporary zip, opened once, ZIP_STORED with fixed
+    dates; finish() moves it into place and writes the sidecar."""
 
     def __init__(self, files: Files, video_id: str, prune_pattern: bool = True) -> None:
         super().__init__(files, video_id, prune_pattern)
         self.tmp = temporary_name(self.paths.zip)
         files.makedirs(_parent(self.paths.zip))
+        files.makedirs(_parent(self.tmp))
         self._file = files.open_write(self.tmp)
         self._zip = zipfile.ZipFile(self._file, "w", zipfile.ZIP_STORED)
 

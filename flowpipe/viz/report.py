@@ -140,7 +140,7 @@ def report_data(
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
     store = DatasetStore(root)
-    done = store.list_done()
+    done = store.finished()
     summary = dataset_summary(root, done)
     failures = store.read_failures()
     if not done and not failures:

@@ -92,7 +92,7 @@ class DatasetPages:
     def __init__(self, root: str, options: ServeOptions) -> None:
         self.store = DatasetStore(root)
         self.rule = options.rule
-        self.done = self.store.list_done()
+        self.done = self.store.finished()  # the index's figures (or every meta.json)
         if not self.done and self.store.read_manifest() is None:
             raise ValueError(
                 f"{root}: not a flowpipe dataset (no flowpipe.json, no finished video)"
@@ -112,7 +112,10 @@ class DatasetPages:
         return _BUILDING.format(videos=len(self.done)).encode()
 
     def _make_view(self, video_id: str) -> VideoView:
-        return VideoView(Video(self.store, video_id, self.done[video_id]))
+        meta = self.store.read_meta(video_id)  # the whole of it: every pair's figures
+        if meta is None:
+            raise NotFound(f"video {video_id!r} of {self.store.root} has no meta.json any more")
+        return VideoView(Video(self.store, video_id, meta))
 
     def view(self, video_id: str | None) -> VideoView:
         """The view of a finished video; NotFound for any other id."""

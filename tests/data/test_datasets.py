@@ -3,6 +3,8 @@ stacks, short videos, bad input, and DataLoaders over real extracted datasets.""
 
 from __future__ import annotations
 
+import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -279,3 +281,27 @@ def test_no_flip_never_mirrors_training_views(numbered: Path) -> None:
     assert all(float(kept[0][0][0::2].mean()) > 0 for _ in range(12))  # x fields are +k
     flipping = FlowStackDataset(numbered, L=4, crop=32, subtract_mean=False)
     assert any(float(flipping[0][0][0::2].mean()) < 0 for _ in range(12))
+
+
+@pytest.mark.parametrize("pack", ["folder", "zip"])
+def test_items_are_the_same_with_and_without_the_index(
+    extracted: dict[str, Path], tmp_path: Path, pack: str
+) -> None:
+    """The loaders read the index when the dataset has one, the meta.json files otherwise."""
+    from flowpipe.storage.reindex import rebuild_index
+
+    indexed = tmp_path / "indexed"
+    shutil.copytree(extracted[pack], indexed)
+    assert rebuild_index(DatasetStore(str(indexed))) == 4
+    assert DatasetStore(str(extracted[pack])).index() is None
+    for kind, kw in ((FlowStackDataset, {"L": 4}), (FlowClipDataset, {"T": 4})):
+        for mode in ("train", "test"):
+            a = kind(extracted[pack], crop=32, mode=mode, **kw)
+            b = kind(indexed, crop=32, mode=mode, **kw)
+            assert a.video_ids == b.video_ids and a.labels == b.labels and a.samples == b.samples
+            torch.manual_seed(3)
+            first = [a[i][0] for i in range(len(a))]
+            torch.manual_seed(3)
+            second = [b[i][0] for i in range(len(b))]
+            assert all(torch.equal(x, y) for x, y in zip(first, second, strict=True))
+    assert len(pickle.dumps(FlowStackDataset(indexed, crop=32, L=4, mode="test"))) < 20_000

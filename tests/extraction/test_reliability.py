@@ -16,6 +16,7 @@ import pytest
 
 from flowpipe.storage import DatasetStore
 from flowpipe.storage.codec import decode_jpeg
+from flowpipe.storage.reindex import check_index
 from flowpipe.synth import write_dataset
 from tests.extraction.jobs import FAST, dask_cluster, finish, flowpipe, run, tree, wait_for
 
@@ -55,9 +56,11 @@ def codes(root: Path, video_id: str) -> dict[str, np.ndarray]:
 
 
 def assert_one_writer(out: Path, references: dict[float, Path]) -> None:
-    """Every finished video's files are those its own meta.json's settings give (one run)."""
+    """Every finished video's files are those its own meta.json's settings give (one run), and
+    the index claims no video whose meta.json is absent or different."""
     done = DatasetStore(str(out)).list_done()
     assert done
+    assert check_index(DatasetStore(str(out))).consistent
     for vid, meta in done.items():
         expected = codes(references[meta["settings"]["bound"]], vid)
         got = codes(out, vid)

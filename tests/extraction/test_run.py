@@ -16,6 +16,7 @@ import pytest
 
 from flowpipe.storage import DatasetStore
 from flowpipe.storage.codec import decode_jpeg
+from flowpipe.storage.reindex import check_index
 from flowpipe.synth import write_dataset
 from tests.extraction.jobs import FAST, dask_cluster, finish, flowpipe, wait_for
 
@@ -123,6 +124,8 @@ def test_killed_client_rerun_redoes_only_unfinished(videos: Path, tmp_path: Path
     assert 2 <= len(first) < 8
     for video_id, meta in first.items():  # nothing partial is listed as done
         assert_complete(out, video_id, meta["flows"])
+    check = check_index(DatasetStore(str(out)))  # the index claims only finished videos
+    assert check.consistent and check.claimed + len(check.unclaimed) == len(first)
     stamps = {p: p.stat().st_mtime_ns for v in first for p in (out / v).iterdir()}
     code, stdout, stderr = finish(
         flowpipe("extract", str(videos), "-o", str(out), "--workers", "1", "--device", "cpu", *FAST)
@@ -131,6 +134,8 @@ def test_killed_client_rerun_redoes_only_unfinished(videos: Path, tmp_path: Path
     assert f"{8 - len(first)} extracted, {len(first)} already done, 0 failed" in stdout
     assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())
     assert len(DatasetStore(str(out)).list_done()) == 8
+    check = check_index(DatasetStore(str(out)))  # the killed run's videos are claimed now
+    assert check.consistent and check.claimed == 8 and not check.unclaimed
 
 
 def test_bad_inputs_fail_alone_and_exit_1(videos: Path, tmp_path: Path) -> None:

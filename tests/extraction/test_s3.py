@@ -209,3 +209,28 @@ def test_the_loaders_read_the_bucket(
     result = json.loads(done.stdout)
     assert result == {"videos": 4, "shape": [8, 32, 32], "label": result["label"], "finite": True}
     assert result["label"] in range(4)
+
+
+def s3_calls(*args: str, env: dict[str, str]) -> int:
+    """The S3 requests a flowpipe command makes (s3fs logs each call at DEBUG)."""
+    code, stdout, err = run(*args, env={**env, "S3FS_LOGGING_LEVEL": "DEBUG"})
+    assert code == 0, err
+    return sum("CALL: " in line for line in err.splitlines())
+
+
+def test_resume_and_info_cost_the_same_requests_for_more_videos(
+    endpoint: str, bucket_videos: str, env: dict[str, str]
+) -> None:
+    """Requests that do not grow with the number of finished videos: the index's shards are
+    read, not a meta.json per video (datasets of 2 and of 4 videos, each made by one run)."""
+    fs = s3(endpoint)
+    for video in fs.find("videos/in")[:2]:
+        fs.copy(video, video.replace("videos/in/", "videos/half/"))
+    calls = {}
+    for count, source in ((2, "s3://videos/half"), (4, bucket_videos)):
+        out = f"s3://flow/calls{count}"
+        assert run("extract", source, "-o", out, *CPU, *FAST, env=env)[0] == 0
+        resume = s3_calls("extract", source, "-o", out, *CPU, *FAST, env=env)
+        info = s3_calls("info", "--json", out, env=env)
+        calls[count] = (resume, info)
+    assert calls[2] == calls[4], calls

@@ -61,6 +61,11 @@ class CrashingFiles(dict):
             yield item
 
 
+def listing(folder: Path) -> list[str]:
+    """The folder's entries but the dataset's bookkeeping folder (.flowpipe), sorted."""
+    return sorted(n for n in os.listdir(folder) if n != ".flowpipe")
+
+
 def all_files(root: Path) -> dict[str, int]:
     """Relative path -> size of every file under root."""
     return {
@@ -149,7 +154,7 @@ def test_folder_layout_names(tmp_path: Path) -> None:
     files = video_files(2)
     files[image_name(1)] = files["flow_x_00001.jpg"]
     store.write_video("v_one", files, meta_for(2))
-    assert sorted(os.listdir(tmp_path)) == ["v_one"]
+    assert listing(tmp_path) == ["v_one"]
     assert sorted(os.listdir(tmp_path / "v_one")) == sorted([*files, "meta.json"])
     for name, data in files.items():
         assert (tmp_path / "v_one" / name).read_bytes() == data
@@ -160,7 +165,7 @@ def test_zip_layout_names_and_stored_members(tmp_path: Path) -> None:
     store = DatasetStore(str(tmp_path), pack="zip")
     files = video_files(2)
     store.write_video("v_one", files, meta_for(2))
-    assert sorted(os.listdir(tmp_path)) == ["v_one.meta.json", "v_one.zip"]
+    assert listing(tmp_path) == ["v_one.meta.json", "v_one.zip"]
     with zipfile.ZipFile(tmp_path / "v_one.zip") as zf:
         infos = zf.infolist()
         assert [i.filename for i in infos] == [*files, "meta.json"]  # meta.json last
@@ -299,7 +304,7 @@ def test_zip_redo_with_fewer_flows_replaces_the_zip(tmp_path: Path) -> None:
     store.write_video("v", video_files(3), meta_for(3))
     store.write_video("v", video_files(2, backward=False), meta_for(2))
     assert zip_names(tmp_path / "v.zip") == [*video_files(2, backward=False), "meta.json"]
-    assert sorted(os.listdir(tmp_path)) == ["v.meta.json", "v.zip"]
+    assert listing(tmp_path) == ["v.meta.json", "v.zip"]
 
 
 def test_folder_files_appear_before_the_marker(tmp_path: Path) -> None:
@@ -323,10 +328,10 @@ def test_zip_members_go_to_a_temporary_zip_until_finished(tmp_path: Path) -> Non
         assert store.read_meta("v") is None  # the sidecar goes first
         for name, data in video_files(2).items():
             writer.add(name, data)
-        tmp = [n for n in os.listdir(tmp_path) if n.startswith("v.zip.tmp-")]
+        tmp = [n for n in os.listdir(tmp_path / ".flowpipe" / "tmp") if n.startswith("v.zip.tmp-")]
         assert len(tmp) == 1 and (tmp_path / "v.zip").read_bytes() == old_zip
         writer.finish(meta_for(2))
-    assert sorted(os.listdir(tmp_path)) == ["v.meta.json", "v.zip"]
+    assert listing(tmp_path) == ["v.meta.json", "v.zip"]
     assert zip_names(tmp_path / "v.zip") == [*video_files(2), "meta.json"]
 
 
@@ -341,7 +346,7 @@ def test_writer_abort_leaves_no_temp_zip_and_no_marker(tmp_path: Path, pack: str
     assert store.read_meta("v") is None and store.list_done() == {}
     assert not [p for p in all_files(tmp_path) if ".tmp-" in p]
     if pack == "zip":  # the earlier zip stays, not done without its sidecar
-        assert sorted(os.listdir(tmp_path)) == ["v.zip"]
+        assert listing(tmp_path) == ["v.zip"]
     with pytest.raises(ValueError, match="closed writer"):
         writer.add("flow_y_00001.jpg", b"late")
 
@@ -351,7 +356,7 @@ def test_writer_refuses_a_repeated_member(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="repeat"), store.video_writer("v") as writer:
         writer.add("flow_x_00001.jpg", b"a")
         writer.add("flow_x_00001.jpg", b"b")
-    assert os.listdir(tmp_path) == []
+    assert listing(tmp_path) == []
 
 
 KILLED_WRITER = """
@@ -386,7 +391,7 @@ def test_killed_writer_leaves_video_not_done_and_rerun_redoes_it(tmp_path: Path,
         assert (tmp_path / "v" / "flow_x_00003.jpg").is_file() and temps == []
     else:  # the earlier zip untouched, the killed run's temporary zip left beside it
         assert store.read_file("v", "flow_x_00003.jpg") == video_files(3)["flow_x_00003.jpg"]
-        assert len(temps) == 1 and temps[0].startswith("v.zip.tmp-")
+        assert len(temps) == 1 and temps[0].startswith(".flowpipe/tmp/v.zip.tmp-")
     fewer = video_files(2, backward=False)
     store.write_video("v", fewer, meta_for(2))
     assert store.list_done() == {"v": meta_for(2)}
@@ -460,7 +465,7 @@ def test_bad_video_ids(tmp_path: Path, bad: str) -> None:
     store = DatasetStore(str(tmp_path))
     with pytest.raises(ValueError, match="video id"):
         store.write_video(bad, video_files(1), meta_for(1))
-    assert not any(tmp_path.parent.glob("v")) and os.listdir(tmp_path) == []
+    assert not any(tmp_path.parent.glob("v")) and listing(tmp_path) == []
 
 
 def test_meta_json_is_not_a_member(tmp_path: Path) -> None:
@@ -576,7 +581,7 @@ def test_bytes_used(tmp_path: Path) -> None:
 def test_file_url(tmp_path: Path) -> None:
     store = DatasetStore(f"file://{tmp_path}/out", pack="zip")
     store.write_video("v 1", video_files(1), meta_for(1))
-    assert sorted(os.listdir(tmp_path / "out")) == ["v 1.meta.json", "v 1.zip"]
+    assert listing(tmp_path / "out") == ["v 1.meta.json", "v 1.zip"]
     assert DatasetStore(str(tmp_path / "out")).is_done("v 1", SETTINGS)
 
 
@@ -620,12 +625,12 @@ def test_failed_move_leaves_no_temp_file(tmp_path: Path) -> None:
 def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path: Path) -> None:
     store = DatasetStore(str(tmp_path))
     store.write_video("a/v", video_files(1), meta_for(1))
-    stale = tmp_path / "a" / "v.zip.tmp-0123abcd"
-    fresh = tmp_path / "a" / "v" / "flow_x_00002.jpg.tmp-4567ef"
+    stale = tmp_path / ".flowpipe" / "tmp" / "v.zip.tmp-0123abcd"
+    fresh = tmp_path / ".flowpipe" / "tmp" / "flow_x_00002.jpg.tmp-4567ef"
     for path in (stale, fresh):
         path.write_bytes(b"partial")
     old = time.time() - 2 * STALE_TEMPORARY_SECONDS
     os.utime(stale, (old, old))
-    assert store.remove_stale_temporaries() == ["a/v.zip.tmp-0123abcd"]
+    assert store.remove_stale_temporaries() == [".flowpipe/tmp/v.zip.tmp-0123abcd"]
     assert not stale.exists() and fresh.exists()
     assert store.list_done().keys() == {"a/v"}

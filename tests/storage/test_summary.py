@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,29 @@ def test_a_dataset_without_records_says_so(tmp_path: Path) -> None:
     summary = dataset_summary(str(tmp_path))
     assert summary["consistency"]["videos_checked"] == 0
     assert "consistency none recorded (1 videos" in summary_text(summary)
+
+
+def test_from_the_dataset_index(checked_dataset: Path, tmp_path: Path) -> None:
+    """With an index (what extraction writes), figures come from its entries: the means, the
+    5 worst pairs and the threshold of each video."""
+    copy = tmp_path / "flow"
+    shutil.copytree(checked_dataset, copy)
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "flowpipe", "index", str(copy), "--rebuild"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert DatasetStore(str(copy)).index() is not None
+    result = info(copy)
+    assert result.returncode == 0, result.stderr
+    assert "alpha 0.01, beta 0.5" in result.stdout
+    assert "1 pairs over 20.0 % inconsistent (among each video's 5 worst)" in result.stdout
+    assert "cut/cut_000 flow 4:" in result.stdout
+    from flowpipe.viz.report import report_data
+
+    data = report_data(str(copy), samples=1)
+    assert data["consistency"]["suspect_pairs"][0]["k"] == 4
+    rows = {r["id"]: r for r in data["rows"]}
+    assert rows["cut/cut_000"]["worst"][0][0] == 4
