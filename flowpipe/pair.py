@@ -9,7 +9,7 @@ import numpy as np
 
 from flowpipe.flow import TVL1Params, tvl1_flow
 from flowpipe.io import write_flo
-from flowpipe.viz import flow_to_colour
+from flowpipe.viz import flow_picture
 
 
 def read_gray(path: Path) -> np.ndarray:
@@ -25,7 +25,8 @@ def read_gray(path: Path) -> np.ndarray:
 def flow_for_images(
     img0: Path, img1: Path, output: Path, params: TVL1Params, device: str, png: bool = False
 ) -> list[Path]:
-    """Compute img0 -> img1 flow, write it to `output` (.flo) and, if asked, a colour .png."""
+    """Compute img0 -> img1 flow, write it to `output` (.flo) and, if asked, a .png of its
+    colour coding with the key (the magnitude at full saturation, in px)."""
     if output.suffix.lower() != ".flo":
         raise ValueError(f"{output}: the output must be a .flo file")
     prev, nxt = read_gray(img0), read_gray(img1)
@@ -40,7 +41,7 @@ def flow_for_images(
     written = [output]
     if png:
         picture = output.with_suffix(".png")
-        if not cv2.imwrite(str(picture), cv2.cvtColor(flow_to_colour(flow), cv2.COLOR_RGB2BGR)):
+        if not cv2.imwrite(str(picture), cv2.cvtColor(flow_picture(flow), cv2.COLOR_RGB2BGR)):
             raise ValueError(f"{picture}: could not write the picture")
         written.append(picture)
     return written

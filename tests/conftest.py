@@ -81,3 +81,12 @@ def cli_extracted(tmp_path_factory) -> tuple[Path, Path]:
     )
     assert done.returncode == 0, done.stderr
     return synth, out
+
+
+@pytest.fixture(scope="session")
+def checked_dataset(tmp_path_factory) -> Path:
+    """A dataset whose videos carry consistency records (tests/quality/datasets.py): three
+    clean clips, one with a hard cut at pair 4, one without backward flow."""
+    from tests.quality.datasets import write_checked_dataset
+
+    return write_checked_dataset(tmp_path_factory.mktemp("checked") / "flow")

@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 
 from flowpipe.io import endpoint_error, read_flo
+from flowpipe.viz import flow_to_colour, robust_max_magnitude
+from flowpipe.viz.key import flow_key
+from flowpipe.viz.picture import GAP
 
 FLOWPIPE = [sys.executable, "-m", "flowpipe"]
 
@@ -84,8 +87,11 @@ def test_flow_command_writes_flo_and_picture(synth_root: Path, tmp_path: Path) -
     )
     assert flow.shape == (48, 64, 2)
     assert endpoint_error(flow, truth) < 0.3
-    picture = cv2.imread(str(out.with_suffix(".png")))
-    assert picture.shape == (48, 64, 3) and picture.std() > 0
+    picture = cv2.imread(str(out.with_suffix(".png")))[..., ::-1]
+    # The colour coding, then its key: the wheel over the magnitude at full saturation.
+    scale = robust_max_magnitude(flow)
+    np.testing.assert_array_equal(picture[:, :64], flow_to_colour(flow, scale))
+    np.testing.assert_array_equal(picture[:, 64 + GAP :], flow_key(48, scale))
 
 
 @pytest.mark.parametrize(

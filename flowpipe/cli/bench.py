@@ -125,6 +125,43 @@ def bench_extract_sweep(
     _print_json(run_extract_sweep(sweep, report=lambda line: print(line, flush=True)))
 
 
+@bench.command("consistency")
+@click.option(
+    "--pairs", default=16, show_default=True, type=click.IntRange(min=1), help="pairs per chunk"
+)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
+@click.option("--preset", type=click.Choice(PRESETS), default="opencv", show_default=True)
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(min=1))
+@data_option
+@user_errors
+def bench_consistency(pairs: int, device: str, preset: str, rounds: int, data: str | None) -> None:
+    """The forward-backward consistency figures' time against TV-L1 forward + backward flow
+    of the same chunk of pairs (same run, same device)."""
+    from flowpipe.bench.consistency import ConsistencyBench, consistency_cost
+
+    _print_json(consistency_cost(ConsistencyBench(pairs, device, preset, rounds, data)))
+
+
+@bench.command("report")
+@click.option("--videos", default=10_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--flows", default=3, show_default=True, type=click.IntRange(min=1), help="per video")
+@click.option("--samples", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="build the dataset in this folder and keep it (reused when it is there already)",
+)
+@user_errors
+def bench_report(videos: int, flows: int, samples: int, rounds: int, keep: str | None) -> None:
+    """The report of many tiny videos: build time, bytes, time to open in headless Chromium,
+    and a served view's time to its first pair."""
+    from flowpipe.bench.report import ReportBench, run_report_benchmark
+
+    _print_json(run_report_benchmark(ReportBench(videos, flows, samples, rounds, keep=keep)))
+
+
 @bench.command("scale")
 @click.option("--videos", default=200_000, show_default=True, type=click.IntRange(min=1))
 @click.option(

@@ -197,3 +197,34 @@ def dataset_options(fn: Callable) -> Callable:
         type=click.FloatRange(min=0, min_open=True),
         help="the bound flow without flowpipe.json was stored with (other tools' layouts)",
     )(wrapper)
+
+
+def suspect_options(fn: Callable) -> Callable:
+    """--suspect-pair and --suspect-video (fractions of checked pixels); the command gets them
+    as one argument, `rule` (a flowpipe.quality.suspects.SuspectRule)."""
+    from flowpipe.quality.suspects import SuspectRule
+
+    defaults = SuspectRule()
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        pair, video = kwargs.pop("suspect_pair"), kwargs.pop("suspect_video")
+        kwargs["rule"] = SuspectRule(pair_inconsistent=pair, video_inconsistent=video)
+        return fn(*args, **kwargs)
+
+    fraction = click.FloatRange(0, 1)
+    wrapper = click.option(
+        "--suspect-video",
+        type=fraction,
+        default=defaults.video_inconsistent,
+        show_default=True,
+        help="a video whose mean inconsistent fraction (forward-backward check) exceeds this "
+        "is listed as suspect",
+    )(wrapper)
+    return click.option(
+        "--suspect-pair",
+        type=fraction,
+        default=defaults.pair_inconsistent,
+        show_default=True,
+        help="a flow pair whose inconsistent fraction exceeds this is listed as suspect",
+    )(wrapper)

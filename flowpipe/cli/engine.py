@@ -14,7 +14,12 @@ from flowpipe.cli.common import device_option, parse_size, tvl1_options, user_er
 @click.argument("img0", type=click.Path(dir_okay=False))
 @click.argument("img1", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.flo")
-@click.option("--png", is_flag=True, help="also write OUT.png, the flow's colour picture")
+@click.option(
+    "--png",
+    is_flag=True,
+    help="also write OUT.png, the flow's colour picture with its key (the magnitude at full "
+    "saturation, px)",
+)
 @tvl1_options
 @device_option()
 @user_errors

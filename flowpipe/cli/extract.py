@@ -18,6 +18,7 @@ from flowpipe.cli.common import (
     dataset_options,
     device_option,
     parse_size,
+    suspect_options,
     tvl1_options,
     user_errors,
 )
@@ -197,16 +198,28 @@ def _stderr_echo(line: str) -> None:
 @click.command()
 @click.argument("out")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object (for scripts)")
+@click.option(
+    "--per-video",
+    "sort",
+    type=click.Choice(["inconsistent", "error", "id"]),
+    default=None,
+    help="also list every video's forward-backward consistency and worst pairs, sorted by "
+    "mean inconsistent fraction, mean error (worst first) or id",
+)
+@suspect_options
 @dataset_options
 @user_errors
-def info(out: str, as_json: bool, dataset: DatasetOptions) -> None:
+def info(out: str, as_json: bool, sort: str | None, rule: Any, dataset: DatasetOptions) -> None:
     """What an extracted dataset holds: videos, flows, failures, bytes, ratio to float32
-    (also flow another tool wrote: give its --bound)."""
-    from flowpipe.storage.summary import dataset_summary, summary_text
+    (also flow another tool wrote: give its --bound), and the forward-backward consistency
+    of its flow (suspect videos and pairs)."""
+    from flowpipe.storage.summary import dataset_summary, summary_text, videos_text
 
-    summary = dataset_summary(dataset.open(out))
+    summary = dataset_summary(dataset.open(out), rule=rule, sort=sort)
     if as_json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         click.echo(summary_text(summary))
+        if sort:
+            click.echo(videos_text(summary["video_rows"]))

@@ -1,10 +1,13 @@
-"""`flowpipe viz ...`: pictures, clips and an HTML report of flow."""
+"""`flowpipe viz ...`: pictures, clips, an HTML report of flow, and a local server of views."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
-from flowpipe.cli.common import user_errors
+from flowpipe.cli.common import suspect_options, user_errors
 
 _max_magnitude_option = click.option(
     "--max-magnitude",
@@ -79,20 +82,63 @@ def viz_video(
     click.echo(f"wrote {output} ({count} frames)")
 
 
-@viz.command("report")
-@click.argument("out")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="report.html")
-@click.option(
+_samples_option = click.option(
     "--samples",
     default=8,
     show_default=True,
     type=click.IntRange(min=1),
     help="flows read per video for its statistics and thumbnails",
 )
-@click.option("--workers", type=click.IntRange(min=1), help="decoding threads (default: cores)")
+_workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), help="decoding threads (default: cores)"
+)
+
+
+@viz.command("report")
+@click.argument("out")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="report.html")
+@_samples_option
+@_workers_option
+@suspect_options
 @user_errors
-def viz_report(out: str, output: str, samples: int, workers: int | None) -> None:
-    """Self-contained HTML report of the extracted dataset OUT (folder, zip layout, fsspec URL)."""
+def viz_report(out: str, output: str, samples: int, workers: int | None, rule: Any) -> None:
+    """Self-contained HTML report of the extracted dataset OUT (folder, zip layout, fsspec URL):
+    counts, histograms, forward-backward consistency with suspect videos and pairs, one
+    sortable row per video. Per-video views: `flowpipe viz serve OUT`."""
     from flowpipe.viz import write_report
 
-    click.echo(str(write_report(out, output, samples, workers)))
+    click.echo(str(write_report(out, output, samples, workers, rule)))
+
+
+@viz.command("serve")
+@click.argument("out")
+@click.option(
+    "--port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="port on 127.0.0.1 (0: a free one, chosen by the system)",
+)
+@_samples_option
+@_workers_option
+@suspect_options
+@user_errors
+def viz_serve(out: str, port: int, samples: int, workers: int | None, rule: Any) -> None:
+    """Serve the report of OUT with per-video views (a slider over each video's flows: frame,
+    colour flow, x, y, backward flow, inconsistency mask) on 127.0.0.1, read-only, until
+    Ctrl-C. Pictures are rendered as they are asked for."""
+    from flowpipe.viz.serve import HOST, ServeOptions, make_server
+
+    server = make_server(out, ServeOptions(port, samples, rule, workers))
+    videos = len(server.pages.done)
+    click.echo(
+        f"serving {out} at http://{HOST}:{server.server_address[1]}/ (read-only; Ctrl-C stops;"
+        f" views ready, the report of {videos:,} videos being built)"
+    )
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -74,7 +74,7 @@ def entry_from_meta(meta: dict, layout: str, finished: float | None = None) -> d
     if isinstance(consistency, dict):
         entry["consistency"] = {
             k: consistency[k]
-            for k in ("mean_inconsistent", "mean_error", "worst")
+            for k in ("threshold", "mean_inconsistent", "mean_error", "worst")
             if k in consistency
         }
     return entry

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowpipe.quality.suspects import LISTED, SuspectRule, consistency_summary, video_rows
 from flowpipe.storage.dataset import DatasetStore
 from flowpipe.storage.foreign import RawframeStore
 from flowpipe.storage.layout import SIDECAR_SUFFIX
@@ -17,14 +18,28 @@ FLOW_PREFIXES = ("flow_x_", "flow_y_", "bflow_x_", "bflow_y_")
 
 
 def dataset_summary(
-    root: str | DatasetStore | RawframeStore, done: Mapping[str, dict] | None = None
+    root: str | DatasetStore | RawframeStore,
+    done: Mapping[str, dict] | None = None,
+    rule: SuspectRule | None = None,
+    sort: str | None = None,
 ) -> dict[str, Any]:
-    """Videos, flows, failures, bytes on disk, the flow's ratio to float32, the end-point error
-    that quantisation + JPEG add (measured by extraction on one field per video), and the
-    settings (every set, when a dataset mixes them). `root`: the dataset's path or an opened
-    store (flow another tool wrote: foreign.open_store). `done`: the finished videos' figures,
-    when the caller has them already (else the store's `finished()`: its index, or every
-    meta.json of a dataset without one)."""
+    """What `flowpipe info` shows, JSON-ready.
+
+    Args:
+        root: the dataset's path or an opened store (flow another tool wrote:
+            foreign.open_store).
+        done: the finished videos' figures, when the caller has them already (else the
+            store's `finished()`: its index, or every meta.json of a dataset without one).
+        rule: which pairs and videos the consistency section lists as suspect.
+        sort: also give one row per video ("video_rows"), sorted by this key of
+            flowpipe.quality.suspects.video_rows; None: no rows.
+
+    Returns:
+        Videos, flows, failures, bytes on disk, the flow's ratio to float32, the end-point
+        error that quantisation + JPEG add (measured by extraction on one field per video),
+        the settings (every set, when a dataset mixes them) and the forward-backward
+        consistency ("consistency": flowpipe.quality.suspects.consistency_summary).
+    """
     store = DatasetStore(root) if isinstance(root, str) else root
     manifest = store.read_manifest()
     done = store.finished() if done is None else done
@@ -55,6 +70,8 @@ def dataset_summary(
         "settings": (manifest or {}).get("settings") or _foreign_settings(store, sets),
         "mixed_settings": sets if len(sets) > 1 else None,
         "sizes": dict(sorted(totals.sizes.items(), key=lambda kv: -kv[1])),
+        "consistency": consistency_summary(done, rule),
+        **({"video_rows": video_rows(done, sort)} if sort else {}),
     }
 
 
@@ -163,11 +180,73 @@ def summary_text(summary: dict[str, Any]) -> str:
     if summary["quantization_jpeg_epe_px"] is not None:
         epe = summary["quantization_jpeg_epe_px"]
         add(f"  JPEG error  {epe:.3f} px mean end-point error (quantisation + JPEG)")
+    lines += consistency_lines(summary["consistency"])
     for failure in summary["failed_inputs"][:10]:
         add(f"  failed      {failure}")
     if len(summary["failed_inputs"]) > 10:
         add(f"  ...         {len(summary['failed_inputs']) - 10} more in failures.jsonl")
     return "\n".join(lines)
+
+
+def consistency_lines(consistency: dict[str, Any], shown: int = 10) -> list[str]:
+    """The forward-backward consistency lines of `flowpipe info`: the figures over checked
+    videos with the test's threshold, then the suspect pairs and videos (worst first)."""
+    checked, unchecked = consistency["videos_checked"], consistency["videos_unchecked"]
+    if not checked:
+        return [
+            f"  consistency none recorded ({unchecked:,} videos without backward flow or figures)"
+        ]
+    tests = (
+        "; ".join(f"alpha {t['alpha']:g}, beta {t['beta']:g}" for t in consistency["thresholds"])
+        or "threshold not recorded"
+    )
+    lines = [
+        f"  consistency {_pct(consistency['mean_inconsistent'])} of pixels inconsistent, "
+        f"{consistency['mean_error']:.3f} px error, mean of {checked:,} videos "
+        f"(forward-backward check: {tests}; {unchecked:,} videos unchecked)"
+    ]
+    rule = consistency["rule"]
+    among = " (among each video's 5 worst)" if consistency["pairs_from_worst"] else ""
+    lines.append(
+        f"  suspect     {consistency['suspect_pairs_total']:,} pairs over "
+        f"{_pct(rule['pair_inconsistent'])} inconsistent{among}, "
+        f"{consistency['suspect_videos_total']:,} videos over "
+        f"{_pct(rule['video_inconsistent'])} on average"
+    )
+    for pair in consistency["suspect_pairs"][:shown]:
+        share = _pct(pair["inconsistent"])
+        error = "" if pair["error"] is None else f", {pair['error']:.2f} px"
+        lines.append(f"    pair      {pair['id']} flow {pair['k']}: {share} inconsistent{error}")
+    for video in consistency["suspect_videos"][:shown]:
+        lines.append(
+            f"    video     {video['id']}: {_pct(video['mean_inconsistent'])} inconsistent, "
+            f"{video['mean_error']:.3f} px (mean of its pairs)"
+        )
+    more = max(0, consistency["suspect_pairs_total"] - shown)
+    more_videos = max(0, consistency["suspect_videos_total"] - shown)
+    if more or more_videos:
+        where = f"--json lists up to {LISTED} of each"
+        lines.append(f"    ...       {more:,} more pairs, {more_videos:,} more videos ({where})")
+    return lines
+
+
+def videos_text(rows: list[dict[str, Any]]) -> str:
+    """One line per video: mean inconsistent fraction, mean error, worst pairs (k: fraction)."""
+    lines = [
+        f"{'inconsistent':>12} {'error px':>9}  {'worst pairs (flow: inconsistent)':<40} video"
+    ]
+    for row in rows:
+        if row["mean_inconsistent"] is None:
+            lines.append(f"{'-':>12} {'-':>9}  {'(no consistency figures)':<40} {row['id']}")
+            continue
+        worst = ", ".join(f"{k}: {_pct(f)}" for k, f in row["worst"][:3])
+        share = _pct(row["mean_inconsistent"])
+        lines.append(f"{share:>12} {row['mean_error']:>9.3f}  {worst:<40} {row['id']}")
+    return "\n".join(lines)
+
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.1f} %"
 
 
 def _describe_settings(summary: dict[str, Any]) -> str:

@@ -5,7 +5,9 @@ frame k (stored img_ files, else decoded again from the source video, else left 
 colour-coded forward flow, its x and y components as gray planes (mid-gray 0, white +max,
 black -max), and the colour-coded backward flow when it was stored. All frames share one
 normalising magnitude (given, or the robust maximum over a few sampled flows), so colours
-compare across the clip. Tiles are enlarged by an integer factor to at least 128 px high.
+compare across the clip; the caption bars of the colour and plane tiles show it (the colour
+tiles with the wheel: "max 4.83 px" is full saturation). Tiles are enlarged by an integer
+factor to at least 128 px high.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from flowpipe.viz.colour import flow_to_colour, robust_max_magnitude
 from flowpipe.viz.dataset import Video, locate_video
+from flowpipe.viz.key import draw_bar_key
 from flowpipe.viz.picture import gray_plane, hstack
 from flowpipe.viz.stats import codes_to_flow, sample_indices
 
@@ -45,11 +48,14 @@ def clip_scale(video: Video) -> float:
     return robust_max_magnitude(np.stack(flows))
 
 
-def captioned(image: np.ndarray, caption: str, scale: int) -> np.ndarray:
-    """An RGB tile enlarged `scale` times (nearest) under a dark bar holding `caption`."""
+def captioned(image: np.ndarray, caption: str, scale: int, key: float | None = None) -> np.ndarray:
+    """An RGB tile enlarged `scale` times (nearest) under a dark bar holding `caption` and,
+    when `key` (px at full saturation) is given, the colour key at the bar's right end."""
     big = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     bar = np.full((CAPTION_HEIGHT, big.shape[1], 3), BACKGROUND, np.uint8)
     cv2.putText(bar, caption, (4, CAPTION_HEIGHT - 5), _FONT, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    if key is not None:
+        draw_bar_key(bar, key)
     return np.concatenate([bar, big])
 
 
@@ -109,12 +115,13 @@ def clip_frames(
         caption = f"frame {k}/{video.meta['frames']}"
         tiles = [] if image is None else [captioned(image, caption, zoom)]
         tiles += [
-            captioned(flow_to_colour(forward, scale), f"flow {k}->{k + 1}", zoom),
-            captioned(gray_plane(forward[..., 0], scale), "x", zoom),
-            captioned(gray_plane(forward[..., 1], scale), "y", zoom),
+            captioned(flow_to_colour(forward, scale), f"flow {k}->{k + 1}", zoom, scale),
+            captioned(gray_plane(forward[..., 0], scale), f"x (white +{scale:.3g} px)", zoom),
+            captioned(gray_plane(forward[..., 1], scale), f"y (white +{scale:.3g} px)", zoom),
         ]
         if back is not None:
-            tiles.append(captioned(flow_to_colour(back, scale), f"backward {k + 1}->{k}", zoom))
+            caption = f"backward {k + 1}->{k}"
+            tiles.append(captioned(flow_to_colour(back, scale), caption, zoom, scale))
         yield _even(hstack(tiles, fill=BACKGROUND))
 
 

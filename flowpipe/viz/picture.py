@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from flowpipe.io import known_flow_mask, read_flo
-from flowpipe.viz.colour import flow_to_colour, robust_max_magnitude, wheel_legend
+from flowpipe.viz.colour import flow_to_colour, robust_max_magnitude
+from flowpipe.viz.key import flow_key
 
 GAP = 4  # px of white between the panels of a picture
 ARROW_COLOUR = (0, 0, 0)
@@ -54,7 +55,8 @@ def flow_picture(
     legend: bool = True,
 ) -> np.ndarray:
     """RGB picture of a flow [H, W, 2]: the colour coding (arrows every `quiver` px if > 0),
-    then x and y gray planes if asked, then the wheel key; unknown (>= 1e9) flow is black."""
+    then x and y gray planes if asked, then the key (the wheel with the magnitude at full
+    saturation, in px); unknown (>= 1e9) flow is black."""
     flow = np.where(known_flow_mask(flow)[..., None], flow, np.nan).astype(np.float32)
     scale = robust_max_magnitude(flow) if max_magnitude is None else float(max_magnitude)
     colour = flow_to_colour(flow, scale)
@@ -64,7 +66,7 @@ def flow_picture(
     if planes:
         panels += [gray_plane(flow[..., 0], scale), gray_plane(flow[..., 1], scale)]
     if legend:
-        panels.append(wheel_legend(max(16, min(128, flow.shape[0]))))
+        panels.append(flow_key(flow.shape[0], scale))
     return hstack(panels)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +115,21 @@ def block_dataset(tmp_path_factory) -> Path:
         write_block_video(store, f"class_{i % 5}/video_{i:03d}", flows=3, saturated_blocks=i % 5)
     store.write_manifest({"settings": {"bound": BOUND, "backward": False, "rgb": False}})
     return root
+
+
+@contextlib.contextmanager
+def serving(dataset: Path, *options: str) -> Iterator[str]:
+    """`flowpipe viz serve DATASET --port 0 OPTIONS` as a real process; yields its base URL
+    (from the line it prints) and stops it afterwards."""
+    command = [*FLOWPIPE, "viz", "serve", str(dataset), "--port", "0", *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert match, line + process.stderr.read() if process.poll() is not None else line
+        yield match.group(0)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()
+        process.stderr.close()

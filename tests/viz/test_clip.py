@@ -12,8 +12,9 @@ import pytest
 from flowpipe.storage import DatasetStore, flow_names, image_name
 from flowpipe.storage.codec import decode_jpeg
 from flowpipe.viz import write_clip
-from flowpipe.viz.clip import CAPTION_HEIGHT, clip_frames, tile_scale
+from flowpipe.viz.clip import BACKGROUND, CAPTION_HEIGHT, clip_frames, tile_scale
 from flowpipe.viz.dataset import locate_video
+from flowpipe.viz.key import draw_bar_key
 from flowpipe.viz.picture import GAP
 
 VIDEO = "translate_right/translate_right_000"
@@ -70,6 +71,12 @@ def test_frames_show_the_stored_images_and_the_motion(extracted: Path) -> None:
     colour = frame[top:, tile_w + GAP : 2 * tile_w + GAP].astype(int)
     red = (colour[..., 0] > 200) & (colour[..., 1] < 120) & (colour[..., 2] < 120)
     assert red.sum() > 50
+    # The colour tiles' caption bars end with the key: the wheel and "max 2 px" beside it.
+    for tile in (1, 4):  # forward, backward
+        bar = frame[:top, tile * (tile_w + GAP) : tile * (tile_w + GAP) + tile_w]
+        expected = np.full_like(bar, BACKGROUND)
+        draw_bar_key(expected, 2.0)
+        np.testing.assert_array_equal(bar[:, -80:], expected[:, -80:])
 
 
 def zip_copy(extracted: Path, root: Path, source: str | None) -> Path:

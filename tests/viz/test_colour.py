@@ -109,3 +109,22 @@ def test_legend_is_the_coding_on_a_disc() -> None:
     assert up[2] > 220 and up[1] < 40  # up: violet
     with pytest.raises(ValueError, match="legend size"):
         wheel_legend(4)
+
+
+def test_key_shows_the_magnitude_at_full_saturation() -> None:
+    from flowpipe.viz.key import LABEL_HEIGHT, flow_key, magnitude_text
+
+    assert magnitude_text(4.8321) == "max 4.83 px" and magnitude_text(20.0) == "max 20 px"
+    key = flow_key(60, 4.8321)
+    wheel = 60 - LABEL_HEIGHT
+    assert key.shape[0] == 60 and key.shape[1] >= wheel
+    left = (key.shape[1] - wheel) // 2
+    np.testing.assert_array_equal(
+        key[wheel // 2, left + wheel - 2], wheel_legend(wheel)[wheel // 2, -2]
+    )
+    label = key[wheel:]
+    assert (label.min(axis=-1) < 100).sum() > 20  # dark text under the wheel
+    # Another magnitude, another label; the same wheel.
+    other = flow_key(60, 0.5)
+    assert not np.array_equal(other[wheel:], label[:, : other.shape[1]])
+    assert flow_key(8, 1.0).shape[0] == 16 + LABEL_HEIGHT  # the wheel stays >= 16 px

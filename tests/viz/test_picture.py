@@ -10,6 +10,7 @@ import pytest
 
 from flowpipe.io import write_flo
 from flowpipe.viz import flow_picture, flow_to_colour, render_flo
+from flowpipe.viz.key import flow_key
 from flowpipe.viz.picture import GAP, gray_plane
 
 
@@ -27,8 +28,10 @@ def test_plain_picture_is_the_colour_coding() -> None:
 
 def test_panels_and_legend_sizes() -> None:
     picture = flow_picture(uniform(1, 0), 2.0, planes=True)
-    # colour, x, y (60 px each) and a 40 px key, GAP apart.
-    assert picture.shape == (40, 3 * 60 + 40 + 3 * GAP, 3)
+    # colour, x, y (60 px each) and the key (wheel over "max 2 px"), GAP apart.
+    key = flow_key(40, 2.0)
+    assert picture.shape == (40, 3 * 60 + key.shape[1] + 3 * GAP, 3)
+    np.testing.assert_array_equal(picture[:, 3 * (60 + GAP) :], key)
     colour, x_plane, y_plane = (picture[:, i * (60 + GAP) : i * (60 + GAP) + 60] for i in range(3))
     assert colour[..., 0].min() == 255 and abs(int(colour[0, 0, 1]) - 128) <= 1  # half red
     assert (x_plane == 191).all() and (y_plane == 128).all()  # +1/2 of max, and 0
@@ -64,7 +67,7 @@ def test_render_flo_writes_a_png(tmp_path: Path) -> None:
     write_flo(tmp_path / "a.flo", uniform(-2.0, 0.0))
     out = render_flo(tmp_path / "a.flo", tmp_path / "sub" / "a.png", max_magnitude=2.0)
     picture = cv2.imread(str(out))[..., ::-1]
-    assert picture.shape == (40, 60 + GAP + 40, 3)
+    assert picture.shape == (40, 60 + GAP + flow_key(40, 2.0).shape[1], 3)
     np.testing.assert_array_equal(picture[0, 0], flow_to_colour(uniform(-2, 0, (1, 1)), 2)[0, 0])
 
 

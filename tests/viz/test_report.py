@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flowpipe.quality.suspects import SuspectRule
 from flowpipe.storage import DatasetStore
 from flowpipe.storage.codec import dequantize
 from flowpipe.viz import write_report
@@ -174,3 +175,23 @@ def test_report_of_an_extraction_in_chromium(extracted: Path, tmp_path: Path) ->
     ]
     text = page.read_text()
     assert "broken.mp4" in text and re.search(r'"failures": 1\b', text)
+
+
+def test_rows_and_section_carry_the_consistency_records(checked_dataset: Path) -> None:
+    done = DatasetStore(str(checked_dataset)).list_done()
+    data = report_data(str(checked_dataset), samples=2)
+    rows = {r["id"]: r for r in data["rows"]}
+    cut = done["cut/cut_000"]["consistency"]
+    assert rows["cut/cut_000"]["inconsistent"] == cut["mean_inconsistent"]
+    assert rows["cut/cut_000"]["fb_error"] == cut["mean_error"]
+    assert rows["cut/cut_000"]["worst"] == cut["worst"][:3] and cut["worst"][0][0] == 4
+    unchecked = rows["nobackward/nobackward_000"]
+    assert unchecked["inconsistent"] is unchecked["fb_error"] is unchecked["worst"] is None
+    assert all(r["thumb_scale"] > 0 for r in rows.values())
+    section = data["consistency"]
+    assert section["suspect_pairs"][0]["id"] == "cut/cut_000" and section["videos_checked"] == 4
+    assert data["views"] is False and data["wheel"].startswith("data:image/png;base64,")
+    strict = report_data(str(checked_dataset), samples=1, rule=SuspectRule(0.01, 0.5))
+    assert strict["consistency"]["rule"] == {"pair_inconsistent": 0.01, "video_inconsistent": 0.5}
+    assert strict["consistency"]["suspect_pairs_total"] > 1
+    assert strict["consistency"]["suspect_videos_total"] == 0
