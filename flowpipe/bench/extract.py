@@ -66,6 +66,7 @@ class ExtractBench:
     device: str = "cpu"
     tiny_videos: int = 500
     data: str | None = None
+    consistency_cost: bool = False  # time the job again without the consistency figures
 
 
 def bench_videos(data_dir: Path | None, work: Path) -> list[Path]:
@@ -216,6 +217,11 @@ def run_extract_benchmark(bench: ExtractBench = ExtractBench()) -> dict[str, Any
         per_copy = our_jpeg_bytes / bench.copies
         reference = reference_figures(videos, work, bench.max_frames, ours_fps, per_copy)
         overhead = scheduler_overhead(work, bench.tiny_videos, cluster)
+        cost = (
+            consistency_cost(videos, work, settings, cluster, job_wall)
+            if bench.consistency_cost
+            else {}
+        )
         return {
             "benchmark": "extract",
             "device": bench.device,
@@ -231,6 +237,7 @@ def run_extract_benchmark(bench: ExtractBench = ExtractBench()) -> dict[str, Any
             "ratio_to_float32": info["ratio_to_float32"],
             "quantization_jpeg_epe_px": info["quantization_jpeg_epe_px"],
             "scheduler": overhead,
+            **cost,
             **gpu,
         }
     finally:
@@ -307,6 +314,29 @@ def jpeg_rates(out: Path, quality: int) -> dict[str, Any]:
         "size": list(planes[0].shape[::-1]),
         "nvjpeg_rgb_images_per_s": images / gpu_s,
         "cpu_gray_images_per_s": images / cpu_s,
+    }
+
+
+def consistency_cost(
+    tasks: list[VideoTask],
+    work: Path,
+    settings: ExtractSettings,
+    cluster: ClusterOptions,
+    with_figures_s: float,
+) -> dict[str, Any]:
+    """The same job again without the forward-backward consistency figures (same run):
+    end-to-end seconds with them over seconds without."""
+    tuning = dataclasses.replace(QUIET.tuning, consistency=False)
+    options = dataclasses.replace(QUIET, tuning=tuning)
+    again = work / "without-consistency"
+    again.mkdir()
+    without = timed_job(tasks, again, settings, cluster, options)
+    return {
+        "consistency_cost": {
+            "with_s": with_figures_s,
+            "without_s": without,
+            "with_over_without": with_figures_s / without,
+        }
     }
 
 

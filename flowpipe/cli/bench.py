@@ -83,6 +83,11 @@ def bench_tvl1(
     type=click.IntRange(min=0),
     help="tiny videos for the scheduler-overhead figure (0: skip)",
 )
+@click.option(
+    "--consistency-cost",
+    is_flag=True,
+    help="time the job again without the forward-backward consistency figures",
+)
 @data_option
 @user_errors
 def bench_extract(
@@ -92,12 +97,15 @@ def bench_extract(
     copies: int,
     device: str,
     tiny_videos: int,
+    consistency_cost: bool,
     data: str | None,
 ) -> None:
     """flowpipe extract end to end against a decode -> OpenCV -> cv2.imwrite script."""
     from flowpipe.bench.extract import ExtractBench, run_extract_benchmark
 
-    bench = ExtractBench(max_frames, batch, workers, copies, device, tiny_videos, data)
+    bench = ExtractBench(
+        max_frames, batch, workers, copies, device, tiny_videos, data, consistency_cost
+    )
     _print_json(run_extract_benchmark(bench))
 
 

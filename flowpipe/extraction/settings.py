@@ -75,11 +75,12 @@ class JobTuning:
     encode_threads: int = 8  # JPEG encoding threads per video (at most the cores)
     lease_seconds: float = 120.0  # a video's lease lapses this long after its last renewal
     progress_seconds: float = 30.0  # interval of the plain progress lines in logs
+    consistency: bool = True  # forward-backward figures in meta.json (flow files unchanged)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if not value > 0:
+            if not isinstance(value, bool) and not value > 0:
                 raise ValueError(f"JobTuning.{f.name} must be > 0, got {value!r}")
 
     @classmethod

@@ -41,6 +41,7 @@ from flowpipe.extraction.sources import (
 from flowpipe.extraction.tasks import VideoTask
 from flowpipe.extraction.video import VideoError, VideoInfo, probe, read_chunks, to_gray
 from flowpipe.memory import keep_freed_memory
+from flowpipe.quality.consistency import ConsistencyAccumulator
 from flowpipe.storage.codec import (
     decode_jpeg,
     dequantize,
@@ -205,6 +206,8 @@ class _VideoExtraction:
         self.flows = 0
         self.bytes = {"flow": 0, "images": 0}
         self.jpeg_epe: float | None = None
+        figures = self.settings.backward and job.tuning.consistency
+        self.consistency = ConsistencyAccumulator() if figures else None
         self.requests: deque[_FlowRequest] = deque()
         self.pending: deque[Future] = deque()
         self.service: FlowService = service_for(job.device, job.tuning)
@@ -271,6 +274,8 @@ class _VideoExtraction:
         flow = request.future.result()
         if flow.is_cuda:  # made on the flow service's stream, read on this thread's
             flow.record_stream(torch.cuda.current_stream(flow.device))
+        if self.consistency is not None:  # both directions are on the engine's device now
+            self.consistency.add(flow[: request.pairs], flow[request.pairs :])
         q = quantize(flow, self.settings.bound)
         if self.jpeg_epe is None:
             self.jpeg_epe = _jpeg_epe(flow[0], q[0], self.settings)
@@ -348,6 +353,7 @@ class _VideoExtraction:
             "settings": settings.as_dict(),
             "quantization_jpeg_epe": self.jpeg_epe,
             "bytes": dict(self.bytes),
+            **({"consistency": self.consistency.record()} if self.consistency else {}),
             "timings": dataclasses.asdict(self.timings),
             "run": self.job.run,
             "flowpipe_version": __version__,
