@@ -111,9 +111,7 @@ def indexed(store: DatasetStore) -> DatasetIndex:
     first from its meta.json files, and an empty one stands for a new dataset."""
     index = store.index()
     if index is None:
-        found = store.markers.list_with_layouts()
-        if found:
-            rebuild(store.files, found, run="rebuild")
+        if rebuild(store.files, store.markers.each(), run="rebuild"):
             index = store.index()
     return index or DatasetIndex({}, {}, [])
 
@@ -215,16 +213,28 @@ def _with_dataset_classes(
 def _check_labels(store: DatasetStore, tasks: list[VideoTask]) -> None:
     """ValueError when the finished videos that stay and the inputs mix labelled and
     unlabelled videos (videos.txt could not say both)."""
-    given = {t.video_id for t in tasks}
-    kept = [(vid, label) for vid, _, label in store.read_video_list() if vid not in given]
-    rows = kept + [(t.video_id, t.label) for t in tasks]
-    labelled = [r for r in rows if r[1] is not None]
-    unlabelled = [r for r in rows if r[1] is None]
-    if labelled and unlabelled:
-        with_label, without = labelled[0], unlabelled[0]
+    with_label: tuple[str, int] | None = None
+    without: str | None = None
+    for task in tasks:
+        if task.label is None:
+            without = without or task.video_id
+        else:
+            with_label = with_label or (task.video_id, task.label)
+    if with_label is None or without is None:
+        given = {t.video_id for t in tasks}
+        for vid, _, label in store.read_video_list():
+            if vid in given:
+                continue
+            if label is None:
+                without = without or vid
+            else:
+                with_label = with_label or (vid, label)
+            if with_label and without:
+                break
+    if with_label and without:
         raise ValueError(
             f"labelled and unlabelled videos in one dataset: {with_label[0]!r} has label "
-            f"{with_label[1]} but {without[0]!r} has none; give every input a label (a --list "
+            f"{with_label[1]} but {without!r} has none; give every input a label (a --list "
             "file with labels) or none"
         )
 

@@ -15,6 +15,8 @@ counts 5 (`pairs_from_worst` says when that applies).
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,16 +77,6 @@ def video_figures(meta: dict) -> dict[str, Any]:
     }
 
 
-def _thresholds(records: dict[str, dict]) -> list[dict]:
-    """The distinct Sundaram thresholds the records were computed with."""
-    found: list[dict] = []
-    for record in records.values():
-        threshold = record.get("threshold")
-        if threshold is not None and threshold not in found:
-            found.append(threshold)
-    return found
-
-
 def _pair_figures(record: dict) -> list[tuple[int, float, float | None]]:
     """(k, inconsistent, error) of every pair the record knows: all of them in meta.json's,
     the 5 worst (no error) in the index's."""
@@ -97,75 +89,139 @@ def _pair_figures(record: dict) -> list[tuple[int, float, float | None]]:
     ]
 
 
-def _suspect_pairs(records: dict[str, dict], limit: float) -> list[dict[str, Any]]:
-    """Every known pair above `limit`, worst first."""
-    pairs = [
-        {"id": vid, "k": k, "inconsistent": value, "error": error}
-        for vid, record in records.items()
-        for k, value, error in _pair_figures(record)
-        if value > limit
-    ]
-    return sorted(pairs, key=lambda p: (-p["inconsistent"], p["id"], p["k"]))
+class ConsistencyTotals:
+    """The dataset-level consistency figures, gathered one video at a time: sums, counts, and
+    the `listed` worst suspect videos and pairs (a bounded heap each), so a summary of 650,000
+    videos holds a few hundred of them, not all."""
+
+    def __init__(self, rule: SuspectRule | None = None, listed: int = LISTED) -> None:
+        self.rule = rule or SuspectRule()
+        self.listed = listed
+        self.checked = self.unchecked = 0
+        self.sum_inconsistent = self.sum_error = 0.0
+        self.thresholds: list[dict] = []
+        self.from_worst = False
+        self.videos = _Worst(listed)
+        self.pairs = _Worst(listed)
+
+    def add(self, video_id: str, meta: dict) -> None:
+        """One finished video (its meta.json, or the index's entry)."""
+        record = consistency_of(meta)
+        if record is None:
+            self.unchecked += 1
+            return
+        self.checked += 1
+        self.sum_inconsistent += record["mean_inconsistent"]
+        self.sum_error += record["mean_error"]
+        threshold = record.get("threshold")
+        if threshold is not None and threshold not in self.thresholds:
+            self.thresholds.append(threshold)
+        self.from_worst |= record.get("inconsistent") is None
+        if record["mean_inconsistent"] > self.rule.video_inconsistent:
+            means = {k: record[k] for k in ("mean_inconsistent", "mean_error")}
+            self.videos.add((-record["mean_inconsistent"], video_id), {"id": video_id, **means})
+        for k, value, error in _pair_figures(record):
+            if value > self.rule.pair_inconsistent:
+                row = {"id": video_id, "k": k, "inconsistent": value, "error": error}
+                self.pairs.add((-value, video_id, k), row)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: videos_checked / videos_unchecked, threshold(s) of the test, the rule,
+        mean_inconsistent and mean_error over checked videos, suspect_videos and
+        suspect_pairs (the worst `listed`, worst first) with their totals, pairs_from_worst
+        (some videos' pairs known only through their 5 worst: the index's records)."""
+        n = self.checked
+        return {
+            "videos_checked": n,
+            "videos_unchecked": self.unchecked,
+            "thresholds": self.thresholds,
+            "rule": self.rule.as_dict(),
+            "mean_inconsistent": self.sum_inconsistent / n if n else None,
+            "mean_error": self.sum_error / n if n else None,
+            "suspect_videos": self.videos.rows(),
+            "suspect_videos_total": self.videos.total,
+            "suspect_pairs": self.pairs.rows(),
+            "suspect_pairs_total": self.pairs.total,
+            "pairs_from_worst": self.from_worst,
+        }
 
 
-def _suspect_videos(records: dict[str, dict], limit: float) -> list[dict[str, Any]]:
-    """Every video whose mean is above `limit`, worst first."""
-    videos = [
-        {"id": vid, "mean_inconsistent": r["mean_inconsistent"], "mean_error": r["mean_error"]}
-        for vid, r in records.items()
-        if r["mean_inconsistent"] > limit
-    ]
-    return sorted(videos, key=lambda v: (-v["mean_inconsistent"], v["id"]))
+class _Worst:
+    """The `size` rows of smallest key seen (and how many were offered)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.total = 0
+        self._heap: list[tuple[Any, int, dict]] = []
+
+    def add(self, key: Any, row: dict) -> None:
+        self.total += 1
+        item = (_Reversed(key), self.total, row)
+        if len(self._heap) < self.size:
+            heapq.heappush(self._heap, item)
+        elif item[0] > self._heap[0][0]:
+            heapq.heapreplace(self._heap, item)
+
+    def rows(self) -> list[dict]:
+        return [row for _, _, row in sorted(self._heap, key=lambda i: i[0].key)]
+
+
+class _Reversed:
+    """Orders keys backwards: the heap's top is then the largest kept key (dropped first)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return other.key < self.key
+
+    def __gt__(self, other: _Reversed) -> bool:
+        return self.key < other.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.key == other.key
 
 
 def consistency_summary(
-    done: dict[str, dict], rule: SuspectRule | None = None, listed: int = LISTED
+    done: Mapping[str, dict], rule: SuspectRule | None = None, listed: int = LISTED
 ) -> dict[str, Any]:
-    """Dataset-level forward-backward consistency of finished videos (id -> meta.json).
-
-    Args:
-        done: the finished videos' metas (DatasetStore.list_done()).
-        rule: what counts as suspect (default SuspectRule()).
-        listed: at most this many suspect videos and pairs are listed, worst first.
-
-    Returns:
-        JSON-ready: videos_checked / videos_unchecked, threshold(s) of the test, the rule,
-        mean_inconsistent and mean_error over checked videos, suspect_videos and
-        suspect_pairs (lists) with their totals, pairs_from_worst (some videos' pairs known
-        only through their 5 worst: the index's records).
-    """
-    rule = rule or SuspectRule()
-    records = {vid: r for vid, m in sorted(done.items()) if (r := consistency_of(m))}
-    pairs = _suspect_pairs(records, rule.pair_inconsistent)
-    videos = _suspect_videos(records, rule.video_inconsistent)
-    n = len(records)
-    return {
-        "videos_checked": n,
-        "videos_unchecked": len(done) - n,
-        "thresholds": _thresholds(records),
-        "rule": rule.as_dict(),
-        "mean_inconsistent": sum(r["mean_inconsistent"] for r in records.values()) / n
-        if n
-        else None,
-        "mean_error": sum(r["mean_error"] for r in records.values()) / n if n else None,
-        "suspect_videos": videos[:listed],
-        "suspect_videos_total": len(videos),
-        "suspect_pairs": pairs[:listed],
-        "suspect_pairs_total": len(pairs),
-        "pairs_from_worst": any(r.get("inconsistent") is None for r in records.values()),
-    }
+    """Dataset-level forward-backward consistency of finished videos (id -> meta.json or
+    index entry): ConsistencyTotals over all of them, in id order."""
+    totals = ConsistencyTotals(rule, listed)
+    for video_id in sorted(done):
+        totals.add(video_id, done[video_id])
+    return totals.summary()
 
 
 SORT_KEYS = ("inconsistent", "error", "id")
 
 
-def video_rows(done: dict[str, dict], sort: str = "inconsistent") -> list[dict[str, Any]]:
-    """One row per finished video (id, flows, its consistency columns), sorted by `sort`:
-    "inconsistent" or "error" (worst first, unchecked videos last) or "id"."""
-    if sort not in SORT_KEYS:
-        raise ValueError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
-    rows = [{"id": vid, "flows": m["flows"], **video_figures(m)} for vid, m in done.items()]
-    if sort == "id":
-        return sorted(rows, key=lambda r: r["id"])
-    key = f"mean_{sort}"
-    return sorted(rows, key=lambda r: (r[key] is None, -(r[key] or 0), r["id"]))
+class VideoRows:
+    """One row per finished video (id, flows, its consistency columns), gathered one video at
+    a time and sorted by `sort`: "inconsistent" or "error" (worst first, unchecked videos
+    last) or "id"."""
+
+    def __init__(self, sort: str = "inconsistent") -> None:
+        if sort not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+        self.sort = sort
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, video_id: str, meta: dict) -> None:
+        self.rows.append({"id": video_id, "flows": meta["flows"], **video_figures(meta)})
+
+    def sorted(self) -> list[dict[str, Any]]:
+        if self.sort == "id":
+            return sorted(self.rows, key=lambda r: r["id"])
+        key = f"mean_{self.sort}"
+        return sorted(self.rows, key=lambda r: (r[key] is None, -(r[key] or 0), r["id"]))
+
+
+def video_rows(done: Mapping[str, dict], sort: str = "inconsistent") -> list[dict[str, Any]]:
+    """VideoRows over all finished videos."""
+    rows = VideoRows(sort)
+    for video_id, meta in done.items():
+        rows.add(video_id, meta)
+    return rows.sorted()

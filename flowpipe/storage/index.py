@@ -22,8 +22,10 @@ every entry with its meta.json, and `--rebuild` makes the index anew from the me
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import json
 import posixpath
 import time
@@ -104,7 +106,10 @@ class IndexShard:
         header = {"index_version": INDEX_VERSION, "settings": self.settings}
         lines = [json.dumps(header, sort_keys=True)]
         for e in self.entries:
-            body = "-" if e.get("removed") else json.dumps(e, sort_keys=True, ensure_ascii=False)
+            fields = {k: v for k, v in e.items() if k not in ("id", "t")}
+            body = (
+                "-" if e.get("removed") else json.dumps(fields, sort_keys=True, ensure_ascii=False)
+            )
             lines.append(f"{e['t']!r}\t{e['id']}\t{body}")
         return gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=6)
 
@@ -136,8 +141,7 @@ class IndexWriter:
         """Write the entries gathered so far as one shard (nothing when there are none)."""
         if not len(self.shard):
             return
-        name = f"{time.time():017.6f}-{self.run[:8]}-{uuid.uuid4().hex[:8]}{SHARD_SUFFIX}"
-        path = posixpath.join(INDEX_DIR, name)
+        path = posixpath.join(INDEX_DIR, shard_name(self.run))
         self.files.write_atomic(path, self.shard.encode())
         self.written.append(path)
         self.shard = IndexShard()
@@ -147,8 +151,10 @@ class DatasetIndex:
     """The merged index of a dataset: for each video its latest entry (as its JSON line, so that
     200,000 videos cost tens of MB, not a dict each), and the settings entries name."""
 
-    def __init__(self, lines: dict[str, str], settings: dict[str, dict], shards: list[str]):
-        self._lines = lines
+    def __init__(
+        self, lines: dict[str, tuple[float, str]], settings: dict[str, dict], shards: list[str]
+    ) -> None:
+        self._lines = lines  # video id -> (entry's time, entry's JSON without id and time)
         self.settings = settings
         self.shards = shards
 
@@ -171,14 +177,14 @@ class DatasetIndex:
         latest: dict[str, tuple[float, str]] = {}
         settings: dict[str, dict] = {}
         for path in shards:
-            header, lines = _read_shard(files.read(path), path)
-            settings.update(header.get("settings") or {})
-            for line in lines:
-                stamp, video_id, body = line.split("\t", 2)
-                time_ = float(stamp)
-                if video_id not in latest or time_ >= latest[video_id][0]:
-                    latest[video_id] = (time_, body)
-        claimed = {vid: body for vid, (_, body) in latest.items() if body != "-"}
+            with _shard_lines(files.read(path), path) as lines:
+                settings.update(_header(next(lines, "{}"), path).get("settings") or {})
+                for line in lines:
+                    stamp, video_id, body = line.rstrip("\n").split("\t", 2)
+                    time_ = float(stamp)
+                    if video_id not in latest or time_ >= latest[video_id][0]:
+                        latest[video_id] = (time_, body)
+        claimed = {vid: entry for vid, entry in latest.items() if entry[1] != "-"}
         return cls(claimed, settings, shards)
 
     def __contains__(self, video_id: str) -> bool:
@@ -193,13 +199,20 @@ class DatasetIndex:
 
     def entry(self, video_id: str) -> dict[str, Any] | None:
         """A claimed video's entry, None when the index does not claim it."""
-        line = self._lines.get(video_id)
-        return None if line is None else json.loads(line)
+        found = self._lines.get(video_id)
+        return None if found is None else {**json.loads(found[1]), "id": video_id}
 
     def entries(self) -> Iterator[dict[str, Any]]:
         """Every claimed video's entry, by id (decoded one at a time)."""
         for video_id in self.ids():
-            yield json.loads(self._lines[video_id])
+            yield {**json.loads(self._lines[video_id][1]), "id": video_id}
+
+    def encoded(self) -> bytes:
+        """The whole index as one shard (entries as they are, times kept)."""
+        header = {"index_version": INDEX_VERSION, "settings": self.settings}
+        lines = [json.dumps(header, sort_keys=True)]
+        lines += [f"{t!r}\t{vid}\t{body}" for vid, (t, body) in sorted(self._lines.items())]
+        return gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=6)
 
     def settings_of(self, entry: dict[str, Any]) -> dict:
         """The settings an entry names."""
@@ -240,6 +253,11 @@ class IndexedMetas(Mapping[str, dict]):
         return meta
 
 
+def shard_name(run: str) -> str:
+    """A new shard's name: its writing time first (readers merge in name order), the run."""
+    return f"{time.time():017.6f}-{run[:8]}-{uuid.uuid4().hex[:8]}{SHARD_SUFFIX}"
+
+
 def shard_paths(files: Files) -> list[str]:
     """The index's shards, oldest first (their names start with their writing time)."""
     names = [
@@ -251,46 +269,54 @@ def shard_paths(files: Files) -> list[str]:
 
 
 def compact(files: Files, run: str) -> str | None:
-    """Merge every shard into one (the latest entry of each video, removals dropped) and delete
-    the merged ones; shards written meanwhile by other runs are kept. Returns the new shard."""
+    """Merge every shard into one (the latest entry of each video, its time kept; removals
+    dropped) and delete the merged ones; shards written meanwhile by other runs are kept.
+    Returns the new shard."""
     index = DatasetIndex.load(files)
     if index is None or len(index.shards) <= 1:
         return None
-    shard = IndexShard(settings=dict(index.settings))
-    shard.entries = list(index.entries())
-    writer = IndexWriter(files, run, batch=len(shard.entries) + 1)
-    writer.shard = shard
-    writer.flush()
-    for path in index.shards:
-        files.remove(path)
-    return writer.written[-1] if writer.written else None
+    path = posixpath.join(INDEX_DIR, shard_name(run))
+    files.write_atomic(path, index.encoded())
+    for old in index.shards:
+        files.remove(old)
+    return path
 
 
-def rebuild(files: Files, metas: dict[str, tuple[str, dict]], run: str) -> int:
-    """A new index from the meta.json files (video id -> (layout, meta)): one shard replacing
-    every existing one. Returns the number of videos indexed."""
+def rebuild(files: Files, finished: Iterable[tuple[str, str, dict]], run: str) -> int:
+    """A new index from the meta.json files ((video id, layout, meta) of each finished video,
+    read one at a time): one shard replacing every existing one. Returns the number of videos
+    indexed. Run it while no extraction writes to the dataset: entries it makes are dated now."""
     old = shard_paths(files)
-    writer = IndexWriter(files, run, batch=len(metas) + 1)
-    for _, (layout, meta) in sorted(metas.items()):
-        writer.shard.add(meta, layout)
-    writer.flush()
+    shard = IndexShard()
+    for _, layout, meta in finished:
+        shard.add(meta, layout)
+    files.write_atomic(posixpath.join(INDEX_DIR, shard_name(run)), shard.encode())
     for path in old:
         files.remove(path)
-    return len(metas)
+    return len(shard)
 
 
-def _read_shard(data: bytes, path: str) -> tuple[dict, list[str]]:
-    """(header, entry lines) of a shard; ValueError naming it when it is not one."""
+@contextlib.contextmanager
+def _shard_lines(data: bytes, path: str) -> Iterator[Iterator[str]]:
+    """The lines of a shard, decompressed as they are read (the whole text of 650,000 entries
+    is never in memory at once); ValueError naming the shard when it is not one."""
     try:
-        text = gzip.decompress(data).decode("utf-8")
+        with gzip.open(io.BytesIO(data), "rt", encoding="utf-8") as text:
+            yield (line for line in text if line.strip())
     except (OSError, EOFError, UnicodeDecodeError) as err:
         raise ValueError(
             f"{path}: not an index shard ({err}); run `flowpipe index --rebuild`"
         ) from None
-    lines = text.splitlines()
-    header = json.loads(lines[0]) if lines else {}
+
+
+def _header(line: str, path: str) -> dict:
+    """A shard's header (version, settings); ValueError for a newer version or a bad line."""
+    try:
+        header = json.loads(line)
+    except ValueError:
+        raise ValueError(f"{path}: not an index shard; run `flowpipe index --rebuild`") from None
     if header.get("index_version", 0) > INDEX_VERSION:
         raise ValueError(
             f"{path}: index version {header['index_version']} is newer than this flowpipe"
         )
-    return header, [line for line in lines[1:] if line]
+    return header

@@ -6,6 +6,7 @@ made. Both layouts are read; the store's own pack wins when a video has both."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from flowpipe.storage.files import Files
@@ -60,6 +61,11 @@ class DoneMarkers:
 
     def list_with_layouts(self) -> dict[str, tuple[str, dict]]:
         """video_id -> (layout, meta) of every finished video, by one walk of the dataset."""
+        return {vid: (layout, meta) for vid, layout, meta in self.each()}
+
+    def each(self) -> Iterator[tuple[str, str, dict]]:
+        """(video_id, layout, meta) of every finished video, by id, each meta read when its
+        turn comes (one walk of the dataset, then one read per video)."""
         files = self.files.walk()
         chosen: dict[str, tuple[str, str]] = {}
         for rel in files:
@@ -71,9 +77,7 @@ class DoneMarkers:
                 continue
             if vid not in chosen or layout == self.pack:
                 chosen[vid] = (layout, rel)
-        metas = {}
         for vid, (layout, rel) in sorted(chosen.items()):
             meta = load_json_dict(self.files.read_or_none(rel) or b"")
             if meta is not None:
-                metas[vid] = (layout, meta)
-        return metas
+                yield vid, layout, meta

@@ -61,7 +61,7 @@ def rebuild_index(store: DatasetStore) -> int:
     run = uuid.uuid4().hex
     leases = Leases(store.files, "dataset", Holder.this_process(run), seconds=LEASE_WAIT)
     with leases.wait("files", LEASE_WAIT):
-        return rebuild(store.files, store.markers.list_with_layouts(), run)
+        return rebuild(store.files, store.markers.each(), run)
 
 
 def index_status(store: DatasetStore) -> dict:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowpipe.quality.suspects import LISTED, SuspectRule, consistency_summary, video_rows
+from flowpipe.quality.suspects import LISTED, ConsistencyTotals, SuspectRule, VideoRows
 from flowpipe.storage.dataset import DatasetStore
 from flowpipe.storage.foreign import RawframeStore
 from flowpipe.storage.layout import SIDECAR_SUFFIX
@@ -47,9 +47,13 @@ def dataset_summary(
         raise ValueError(
             f"{store.url}: not a flowpipe dataset (no flowpipe.json and no finished video)"
         )
-    totals = DatasetTotals()
-    for vid, meta in done.items():
+    totals, consistency = DatasetTotals(), ConsistencyTotals(rule)
+    rows = VideoRows(sort) if sort else None
+    for vid, meta in done.items():  # one pass, one decoded entry at a time
         totals.add(vid, meta)
+        consistency.add(vid, meta)
+        if rows is not None:
+            rows.add(vid, meta)
     if totals.unrecorded:  # videos from before per-video bytes: their files are measured
         totals.measure(store.files.walk())
     failures = store.read_failures()
@@ -70,8 +74,8 @@ def dataset_summary(
         "settings": (manifest or {}).get("settings") or _foreign_settings(store, sets),
         "mixed_settings": sets if len(sets) > 1 else None,
         "sizes": dict(sorted(totals.sizes.items(), key=lambda kv: -kv[1])),
-        "consistency": consistency_summary(done, rule),
-        **({"video_rows": video_rows(done, sort)} if sort else {}),
+        "consistency": consistency.summary(),
+        **({"video_rows": rows.sorted()} if rows is not None else {}),
     }
 
 
