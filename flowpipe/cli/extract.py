@@ -25,15 +25,35 @@ from flowpipe.cli.common import (
 
 _SETTINGS_OPTIONS = [
     click.option("--size", default=None, callback=parse_size, help="resize frames to WxH"),
-    click.option("--short-side", type=click.IntRange(min=8), help="resize so the short side is N"),
+    click.option(
+        "--short-side",
+        type=click.IntRange(min=8),
+        help="resize so the short side is N; a video whose short side is already at most N is "
+        "not enlarged (denseflow's rule)",
+    ),
     click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="resample frame rate"),
     click.option("--max-frames", type=click.IntRange(min=2), help="first N frames only"),
     click.option("--no-backward", is_flag=True, help="forward flow only"),
     click.option("--rgb", is_flag=True, help="also store the frames as img_NNNNN.jpg"),
     click.option(
-        "--bound", default=20.0, show_default=True, type=click.FloatRange(min=0, min_open=True)
+        "--bound",
+        default=20.0,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help="flow clipped to +-bound px before 8-bit quantisation",
     ),
-    click.option("--quality", default=95, show_default=True, type=click.IntRange(1, 100)),
+    click.option(
+        "--quality",
+        default=95,
+        show_default=True,
+        type=click.IntRange(1, 100),
+        help="JPEG quality of the stored planes",
+    ),
+    click.option(
+        "--i3d",
+        is_flag=True,
+        help="I3D's preprocessing (Carreira & Zisserman): 25 fps, short side 256",
+    ),
 ]
 
 
@@ -55,17 +75,23 @@ def settings_options(fn: Callable) -> Callable:
 
 def _extract_settings(options: dict[str, Any]) -> Any:
     """The ExtractSettings of the options (popped from them)."""
-    from flowpipe.extraction.settings import ExtractSettings
+    from flowpipe.extraction.settings import I3D_FPS, I3D_SHORT_SIDE, ExtractSettings
     from flowpipe.extraction.video import Resize
 
+    size, short_side, fps = options.pop("size"), options.pop("short_side"), options.pop("fps")
+    if options.pop("i3d"):
+        if size is not None:
+            raise ValueError("--i3d resizes to a short side of 256: give it or --size, not both")
+        short_side = short_side or I3D_SHORT_SIDE
+        fps = fps or I3D_FPS
     return ExtractSettings(
         params=options.pop("params"),
         bound=options.pop("bound"),
         quality=options.pop("quality"),
         backward=not options.pop("no_backward"),
         rgb=options.pop("rgb"),
-        resize=Resize(options.pop("size"), options.pop("short_side")),
-        fps=options.pop("fps"),
+        resize=Resize(size, short_side),
+        fps=fps,
         max_frames=options.pop("max_frames"),
     )
 
@@ -125,6 +151,11 @@ def _storage_options(ctx: click.Context, param: click.Parameter, value: tuple[st
 @click.option(
     "--list", "list_file", type=click.Path(), help="file of '<path> [<label>]' lines (# comments)"
 )
+@click.option(
+    "--frames",
+    is_flag=True,
+    help="inputs are folders of frame images (img_00001.jpg, ...), one video a folder",
+)
 @click.option("--pack", type=click.Choice(["folder", "zip"]), default="folder", show_default=True)
 @click.option("--overwrite", is_flag=True, help="redo finished videos (also with new settings)")
 @click.option(
@@ -148,6 +179,7 @@ def extract(
     inputs: tuple[str, ...],
     out: str,
     list_file: str | None,
+    frames: bool,
     pack: str,
     overwrite: bool,
     force: bool,
@@ -166,7 +198,7 @@ def extract(
 
     if not inputs and list_file is None:
         raise click.UsageError("give at least one video, folder or --list FILE")
-    tasks = collect_tasks(list(inputs), list_file, storage_options)
+    tasks = collect_tasks(list(inputs), list_file, storage_options, frames)
     options = RunOptions(
         pack=pack,
         overwrite=overwrite,

@@ -14,6 +14,8 @@ from flowpipe.storage.codec import DEFAULT_BOUND, DEFAULT_QUALITY
 from flowpipe.storage.layout import FORMAT_VERSION
 from flowpipe.tuning import from_environment
 
+I3D_FPS = 25.0  # I3D's preprocessing (Carreira & Zisserman 2017): frames at 25 fps,
+I3D_SHORT_SIDE = 256  # resized so the short side is 256 px
 MAX_FRAME_SIDE = 8192  # larger output frames are refused before any work (8K video is 7680)
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from fsspec.core import url_to_fs
 
-from flowpipe.extraction.video import VIDEO_EXTENSIONS, VideoError
+from flowpipe.extraction.video import VIDEO_EXTENSIONS, VideoError, frame_files
 
 FINGERPRINT_BYTES = 64 * 1024
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -102,6 +102,8 @@ def identity(path: str, storage_options: Mapping[str, Any]) -> dict[str, Any] | 
     """{'size', 'mtime'} of a source (mtime in seconds, or an ETag string on object stores);
     None when it cannot be read."""
     try:
+        if not is_url(path) and os.path.isdir(path):
+            return _folder_identity(path)
         if not is_url(path):
             info = os.stat(path)
             return {"size": info.st_size, "mtime": info.st_mtime_ns / 1e9}
@@ -117,9 +119,21 @@ def _info_identity(info: Mapping[str, Any]) -> dict[str, Any]:
     return {"size": int(info.get("size") or 0), "mtime": str(stamp) if stamp else None}
 
 
+def _folder_identity(folder: str) -> dict[str, Any]:
+    """A frame folder's identity: its images' total size and latest modification time."""
+    stats = [os.stat(p) for p in frame_files(folder)]
+    return {"size": sum(s.st_size for s in stats), "mtime": max(s.st_mtime_ns for s in stats) / 1e9}
+
+
 def fingerprint(local: str) -> str:
     """A cheap content fingerprint of a local file: SHA-256 of its size and its first and last
-    64 KiB (hex, 16 digits)."""
+    64 KiB (hex, 16 digits); of a frame folder: of its images' names and sizes and of its
+    first and last image's fingerprints."""
+    if os.path.isdir(local):
+        images = frame_files(local)
+        listing = "".join(f"{p.name}:{p.stat().st_size};" for p in images)
+        parts = [listing, fingerprint(str(images[0])), fingerprint(str(images[-1]))]
+        return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
     digest = hashlib.sha256()
     size = os.path.getsize(local)
     digest.update(str(size).encode())

@@ -46,6 +46,7 @@ _CAPTURE_PARAMS = [
     cv2.CAP_PROP_READ_TIMEOUT_MSEC,
     _TIMEOUT_MS,
 ]
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _TICK_EPS = 1e-9  # absorbs float error in frame-index * rate products
 
 # FFmpeg's and OpenCV's own messages ("moov atom not found", capture warnings) would land on
@@ -92,10 +93,11 @@ class Resize:
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the output for a source frame; short_side rounds the long side
-        to the nearest integer (halves up)."""
+        to the nearest integer (halves up) and never enlarges a frame whose short side is
+        already at most short_side (denseflow's rule)."""
         if self.size is not None:
             return self.size
-        if self.short_side is None:
+        if self.short_side is None or min(width, height) <= self.short_side:
             return width, height
         short, side = min(width, height), self.short_side
         return (2 * width * side + short) // (2 * short), (2 * height * side + short) // (2 * short)
@@ -166,7 +168,13 @@ def _container_fps(cap: cv2.VideoCapture) -> float:
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Open a video and decode its first frame; VideoError if either fails."""
+    """Open a video (or a folder of frames) and decode its first frame; VideoError if either
+    fails. A folder's frame rate is unknown (0.0) and its frame count is its images'."""
+    if os.path.isdir(path):
+        images = frame_files(path)
+        first = _read_image(images[0])
+        height, width = first.shape[:2]
+        return VideoInfo(os.fspath(path), width, height, 0.0, len(images))
     with _capture(path) as cap:
         frame = next(_decode(cap, path), None)
         if frame is None:
@@ -205,6 +213,23 @@ def _frames(
     path: str | os.PathLike, resize: Resize, fps: float | None, max_frames: int | None
 ) -> Iterator[np.ndarray]:
     """The generator behind iter_frames (arguments already checked)."""
+    with _source_frames(path, fps) as frames:
+        size = None
+        for frame in itertools.islice(frames, max_frames):
+            size = size or resize.output_size(frame.shape[1], frame.shape[0])
+            yield _resized(frame, size)
+        if size is None:
+            raise VideoError(path, "no decodable frame")
+
+
+@contextmanager
+def _source_frames(path: str | os.PathLike, fps: float | None) -> Iterator[Iterator[np.ndarray]]:
+    """The source's decoded frames, resampled to fps: a video file's, or a frame folder's."""
+    if os.path.isdir(path):
+        if fps is not None:
+            raise VideoError(path, "a folder of frames has no frame rate to resample (--fps)")
+        yield (_read_image(image) for image in frame_files(path))
+        return
     with _capture(path) as cap:
         frames = _decode(cap, path)
         if fps is not None:
@@ -212,12 +237,30 @@ def _frames(
             if not source:
                 raise VideoError(path, f"the container gives no frame rate to resample to {fps}")
             frames = _resample(frames, fps / source)
-        size = None
-        for frame in itertools.islice(frames, max_frames):
-            size = size or resize.output_size(frame.shape[1], frame.shape[0])
-            yield _resized(frame, size)
-        if size is None:
-            raise VideoError(path, "no decodable frame")
+        yield frames
+
+
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    """The images of a folder of frames in frame order (numbers compared as numbers:
+    frame2 before frame10); VideoError when it holds none."""
+    images = [p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+    if not images:
+        raise VideoError(
+            folder, f"no frames in the folder (looked for {' '.join(IMAGE_EXTENSIONS)})"
+        )
+    return sorted(images, key=_natural_key)
+
+
+def _natural_key(path: Path) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """One frame image as BGR uint8; VideoError naming it when it does not decode."""
+    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise VideoError(path, "not an image OpenCV can decode")
+    return frame
 
 
 def iter_frames(
@@ -279,6 +322,16 @@ def to_gray(frames: np.ndarray) -> np.ndarray:
         return np.zeros(frames.shape[:-1], np.uint8)
     rows = np.ascontiguousarray(frames).reshape(-1, frames.shape[-2], 3)
     return cv2.cvtColor(rows, cv2.COLOR_BGR2GRAY).reshape(frames.shape[:-1])
+
+
+def find_frame_folders(root: str | os.PathLike) -> list[Path]:
+    """Sorted folders under root (root included) that hold frame images: each one a video;
+    NotADirectoryError if root is not a folder."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{root}: not a directory")
+    found = {p.parent for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS}
+    return sorted(found)
 
 
 def find_videos(root: str | os.PathLike) -> list[Path]:

@@ -159,7 +159,8 @@ def test_output_size() -> None:
     assert Resize(size=(224, 224)).output_size(340, 256) == (224, 224)
     assert Resize(size=[112, 96]).size == (112, 96)
     assert Resize(short_side=128).output_size(340, 256) == (170, 128)
-    assert Resize(short_side=256).output_size(320, 240) == (341, 256)  # 341.33
+    assert Resize(short_side=256).output_size(320, 240) == (320, 240)  # never enlarged (issue 14)
+    assert Resize(short_side=200).output_size(320, 240) == (267, 200)  # 266.67
     assert Resize(short_side=100).output_size(240, 320) == (100, 133)  # portrait, 133.33
     assert Resize(short_side=1).output_size(3, 2) == (2, 1)  # 1.5 rounds up
     assert Resize(short_side=1).output_size(1000, 10) == (100, 1)
