@@ -245,8 +245,9 @@ def frame_files(folder: str | os.PathLike) -> list[Path]:
     frame2 before frame10); VideoError when it holds none."""
     images = [p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
     if not images:
+        looked = " ".join(IMAGE_EXTENSIONS)
         raise VideoError(
-            folder, f"no frames in the folder (looked for {' '.join(IMAGE_EXTENSIONS)})"
+            folder, f"is a directory, not a video file, and holds no frames ({looked})"
         )
     return sorted(images, key=_natural_key)
 
