@@ -3,7 +3,9 @@
 Used where a fused loop in registers beats library calls by a wide margin (the median
 network of the solver, the loaders' stack assembly and JPEG boxes). Each caller keeps a pure
 Python/torch/OpenCV path for machines without a compiler: `build` returns None there, and
-also when FLOWPIPE_NO_NATIVE=1 (to compare or debug the pure paths).
+also when FLOWPIPE_NO_NATIVE=1 (to compare or debug the pure paths). A kernel that cannot be
+built says so once per process (a `NativeFallbackWarning` naming the reason and what the
+fallback costs); `status()` says which kernels this process has.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
@@ -27,25 +30,71 @@ def cache_dir() -> Path:
     return Path(base) / "flowpipe"
 
 
-def build(name: str, source: str, libraries: tuple[str, ...] = ()) -> ctypes.CDLL | None:
+class NativeFallbackWarning(RuntimeWarning):
+    """A C kernel could not be built or loaded: the slower pure path runs instead."""
+
+
+_STATUS: dict[str, str | None] = {}  # kernel -> None (built) or why it is not
+
+
+def status() -> dict[str, str | None]:
+    """The kernels this process asked for: None when built and loaded, else the reason."""
+    return dict(_STATUS)
+
+
+def build(
+    name: str, source: str, libraries: tuple[str, ...] = (), fallback: str = ""
+) -> ctypes.CDLL | None:
     """The shared library compiled from `source` and linked with `libraries` (once per machine
     and source), loaded; None when there is no C compiler or the build fails (a missing header
-    or library included)."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None or os.environ.get("FLOWPIPE_NO_NATIVE") == "1":
+    or library included), said once with the reason and `fallback` (what runs instead, at
+    what cost) unless FLOWPIPE_NO_NATIVE=1 asked for it."""
+    if os.environ.get("FLOWPIPE_NO_NATIVE") == "1":
+        _STATUS[name] = "FLOWPIPE_NO_NATIVE=1"
         return None
+    try:
+        lib = _built(name, source, libraries)
+    except _NotBuilt as err:
+        _STATUS[name] = str(err)
+        warnings.warn(
+            f"flowpipe: the {name} C kernel is not available ({err}); {fallback}".rstrip("; "),
+            NativeFallbackWarning,
+            stacklevel=3,
+        )
+        return None
+    _STATUS[name] = None
+    return lib
+
+
+class _NotBuilt(Exception):
+    """Why a kernel is not built (one line)."""
+
+
+def _built(name: str, source: str, libraries: tuple[str, ...]) -> ctypes.CDLL:
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise _NotBuilt("no C compiler found (cc, gcc or $CC)")
     links = tuple(f"-l{lib}" for lib in libraries)
     key = hashlib.sha256((source + " ".join(FLAGS + links) + _cpu()).encode()).hexdigest()
     target = cache_dir() / f"{name}-{key[:16]}.so"
     if not target.exists():
         try:
             _compile(compiler, source, target, links)
-        except (OSError, subprocess.CalledProcessError):
-            return None
+        except subprocess.CalledProcessError as err:
+            raise _NotBuilt(f"the build failed: {_first_error(err.stderr)}") from None
+        except OSError as err:
+            raise _NotBuilt(f"the build failed: {err}") from None
     try:
         return ctypes.CDLL(str(target))
-    except OSError:  # e.g. a library the kernel links against is missing at run time
-        return None
+    except OSError as err:  # e.g. a library the kernel links against is missing at run time
+        raise _NotBuilt(f"it does not load: {err}") from None
+
+
+def _first_error(stderr: bytes | str | None) -> str:
+    """The compiler's first error line (e.g. a missing header)."""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
+    errors = [line.strip() for line in text.splitlines() if "error" in line]
+    return (errors or [line.strip() for line in text.splitlines() if line.strip()] or ["?"])[0]
 
 
 @functools.cache

@@ -223,13 +223,30 @@ def extract(
         sys.exit(EXIT_PARTIAL)
 
 
+def _system(as_json: bool) -> None:
+    from flowpipe.system import report_text, system_report
+
+    report = system_report()
+    if as_json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        click.echo(report_text(report))
+
+
 def _stderr_echo(line: str) -> None:
     click.echo(line, err=True)
 
 
 @click.command()
-@click.argument("out")
+@click.argument("out", required=False)
 @click.option("--json", "as_json", is_flag=True, help="one JSON object (for scripts)")
+@click.option(
+    "--system",
+    is_flag=True,
+    help="instead of a dataset: which of flowpipe's paths this machine runs (C kernels, "
+    "libjpeg-turbo, torch.compile, Triton, CUDA) and why not the others",
+)
 @click.option(
     "--per-video",
     "sort",
@@ -241,12 +258,24 @@ def _stderr_echo(line: str) -> None:
 @suspect_options
 @dataset_options
 @user_errors
-def info(out: str, as_json: bool, sort: str | None, rule: Any, dataset: DatasetOptions) -> None:
+def info(
+    out: str | None,
+    as_json: bool,
+    system: bool,
+    sort: str | None,
+    rule: Any,
+    dataset: DatasetOptions,
+) -> None:
     """What an extracted dataset holds: videos, flows, failures, bytes, ratio to float32
     (also flow another tool wrote: give its --bound), and the forward-backward consistency
-    of its flow (suspect videos and pairs)."""
+    of its flow (suspect videos and pairs). With --system: this machine's paths."""
     from flowpipe.storage.summary import dataset_summary, summary_text, videos_text
 
+    if system:
+        _system(as_json)
+        return
+    if out is None:
+        raise click.UsageError("give the dataset OUT (or --system)")
     summary = dataset_summary(dataset.open(out), rule=rule, sort=sort)
     if as_json:
         json.dump(summary, sys.stdout, indent=2)

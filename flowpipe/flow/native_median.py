@@ -77,7 +77,12 @@ def c_source() -> str:
 @functools.cache
 def load_library() -> ctypes.CDLL | None:
     """The compiled C median (built once per machine); None without a C compiler."""
-    lib = build("median", c_source())
+    lib = build(
+        "median",
+        c_source(),
+        fallback="the solver's median runs as a sorting network in torch (14x slower "
+        "than the C kernel, docs/engine.md)",
+    )
     if lib is None:
         return None
     for k in KSIZES:
