@@ -72,17 +72,28 @@ class Files:
         """Write data to rel via a temporary name and a move; no partial file on error."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"{rel}: file content must be bytes, got {type(data).__name__}")
-        self.makedirs(posixpath.dirname(rel))
         self.makedirs(TEMPORARY_DIR)
         tmp = temporary_name(rel)
         try:
             with self.open_write(tmp) as f:
                 f.write(data)
-            self.move(tmp, rel)
+            self._move_into(tmp, rel)
         except BaseException:
             with contextlib.suppress(OSError):
                 self.remove(tmp)
             raise
+
+    def _move_into(self, tmp: str, rel: str) -> None:
+        """Move tmp onto rel, making rel's folder: again if it vanished meanwhile (another
+        process removes a lease folder it left empty just as this one writes a claim there)."""
+        for attempt in range(3):
+            try:
+                self.makedirs(posixpath.dirname(rel))
+                self.move(tmp, rel)
+                return
+            except FileNotFoundError:
+                if attempt == 2 or not self.exists(tmp):
+                    raise
 
     def open_write(self, rel: str) -> IO[bytes]:
         """A new file at rel opened for writing (a write-only stream on object stores)."""

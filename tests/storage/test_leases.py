@@ -114,3 +114,32 @@ def _dead_pid() -> int:
     proc.start()
     proc.join()
     return proc.pid
+
+
+def _claim_and_release(root: str, run: str, names: list[str], queue) -> None:
+    errors = []
+    for name in names:
+        try:
+            leases(root, run).acquire(name).release()  # empties and removes its folders
+        except LeaseHeld:
+            pass
+        except OSError as err:  # a folder removed under a claim being written
+            errors.append(repr(err))
+    queue.put(errors)
+
+
+def test_folders_removed_by_one_process_do_not_fail_anothers_claims(tmp_path: Path) -> None:
+    """Videos of one class share a lease folder that each release removes once empty."""
+    names = [f"class{k % 2}/video{k:03d}" for k in range(150)]
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_claim_and_release, args=(str(tmp_path), r, names[i::2] + names, queue))
+        for i, r in enumerate("ab")
+    ]
+    for proc in procs:
+        proc.start()
+    errors = [queue.get(timeout=180) for _ in procs]
+    for proc in procs:
+        proc.join()
+    assert errors == [[], []]
