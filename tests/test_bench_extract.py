@@ -23,3 +23,20 @@ def test_chunks_of_two_frame_sizes_merge_per_size_in_calls_of_at_most_size_pairs
     assert all(np.array_equal(nxt, prev + 100) for prev, nxt in merged)
     assert {prev.shape[1:] for prev, _ in merged[:3]} == {(4, 6)}
     assert merged[3][0].shape[1:] == (2, 2)
+
+
+def test_bench_extract_ends_without_worker_tracebacks() -> None:
+    """The whole benchmark (jobs on local clusters started and shut down) prints its JSON and
+    nothing else: no worker-shutdown tracebacks on stderr."""
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "flowpipe", "bench", "extract", "--max-frames", "3"]
+    done = subprocess.run(
+        [*command, "--tiny-videos", "4"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+    result = json.loads(done.stdout)
+    assert result["frames"] > 0 and result["scheduler"]["videos"] == 4

@@ -16,6 +16,12 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+FIRST_FRAMES_NOTICE_S = 5.0
+WAITING_LINE = (
+    "waiting for the first frames: each worker compiles the engine's kernels on its first "
+    "video (tens of seconds on a few CPU cores, the first run on a machine the longest)"
+)
+
 
 class Progress:
     """Progress of `videos` videos; thread-safe (worker events arrive on Dask's thread)."""
@@ -26,6 +32,7 @@ class Progress:
         enabled: bool = True,
         interval: float = 30.0,
         stream: IO[str] | None = None,
+        notice_after: float = FIRST_FRAMES_NOTICE_S,
     ) -> None:
         self.videos = videos
         self.stream = stream or sys.stderr
@@ -40,11 +47,20 @@ class Progress:
         self._last_line = self._start
         self._bars: list[Any] = []
         self._closed = False
+        self._notice = threading.Timer(notice_after, self._waiting_for_frames)
+        self._notice.daemon = True
+        if enabled:
+            self._notice.start()
         if self.terminal:
             self._bars = [
                 tqdm(total=videos, unit="video", position=0, file=self.stream, leave=True),
                 tqdm(total=None, unit="frame", position=1, file=self.stream, leave=True),
             ]
+
+    def _waiting_for_frames(self) -> None:
+        """Said once when no frame came after a few seconds: the workers are starting."""
+        if self.frames == 0 and not self._closed:
+            self.write(WAITING_LINE)
 
     def write(self, line: str) -> None:
         """A message line, printed above the bars (or plainly)."""
@@ -130,6 +146,7 @@ class Progress:
     def close(self, final_line: bool = True) -> None:
         """Close the bars (their last state stays on screen), or print the last plain line
         (once; not after an interruption, which says so itself)."""
+        self._notice.cancel()
         with self._lock:
             for bar in reversed(self._bars):
                 bar.close()
