@@ -47,8 +47,10 @@ def _parse(name: str, text: str, default: Any) -> Any:
             return int(text)
         return float(text)
     except ValueError:
-        kind = type(default).__name__
-        raise ValueError(f"environment variable {name}={text!r}: expected a {kind}") from None
+        kind = {"bool": "true or false", "int": "an integer"}.get(
+            type(default).__name__, "a number"
+        )
+        raise ValueError(f"environment variable {name}={text!r}: expected {kind}") from None
 
 
 def environment_names(cls: type, section: str) -> list[str]:
