@@ -29,7 +29,7 @@ from flowpipe.flow.solver import (
     Backend,
     Kernels,
     _iterate_warp,
-    _solve,
+    solve_batch,
     tvl1_iteration,
     warp_consts,
 )
@@ -57,16 +57,16 @@ def rounded(fn: Callable, dtype: torch.dtype | None, count: int) -> Callable:
     return wrapped
 
 
-def solve(prev: np.ndarray, nxt: np.ndarray, constants: torch.dtype | None,
-          state: torch.dtype | None) -> np.ndarray:  # fmt: skip
+def solve(
+    prev: np.ndarray, nxt: np.ndarray, constants: torch.dtype | None, state: torch.dtype | None
+) -> np.ndarray:
     """The torch path's flow [H, W, 2] with the stored values rounded as asked."""
     kernels = Kernels(rounded(tvl1_iteration, state, 3), median_filter)
-    backend = Backend(rounded(warp_consts, constants, 3),
-                      functools.partial(_iterate_warp, kernels=kernels))  # fmt: skip
+    loops = functools.partial(_iterate_warp, kernels=kernels)
+    backend = Backend(rounded(warp_consts, constants, 3), loops)
     cpu = torch.device("cpu")
     i0, i1 = (to_gray_batch(f, "frame", cpu) for f in (prev, nxt))
-    with torch.no_grad():
-        return _solve(i0, i1, preset("opencv"), backend)[0].permute(1, 2, 0).numpy()
+    return solve_batch(i0, i1, preset("opencv"), backend)[0].permute(1, 2, 0).numpy()
 
 
 def main() -> None:
@@ -76,8 +76,10 @@ def main() -> None:
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name in MIDDLEBURY:
         folder = args.data / "middlebury" / name
-        prev, nxt = (cv2.imread(str(folder / f), cv2.IMREAD_GRAYSCALE)
-                     for f in ("frame10.png", "frame11.png"))  # fmt: skip
+        prev, nxt = (
+            cv2.imread(str(folder / f), cv2.IMREAD_GRAYSCALE)
+            for f in ("frame10.png", "frame11.png")
+        )
         truth = read_flo(folder / "flow10.flo")
         valid = np.abs(truth).max(axis=-1) < 1e9
         reference = None

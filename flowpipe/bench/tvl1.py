@@ -7,6 +7,7 @@ error of both against ground truth (synthetic pairs, and the Middlebury pairs wh
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -33,8 +34,11 @@ BENCH_SIZE = (340, 256)
 QUICK_SIZE = (160, 120)
 CUDA_BATCHES = (1, 32, 128, 256)
 # Stage of the solver -> a part of its GPU kernels' names (the Triton backend's kernels).
-STAGE_KERNELS = {"iterations": ("iteration",), "median": ("median",),
-                 "warp": ("warp", "grid_sampler")}  # fmt: skip
+STAGE_KERNELS = {
+    "iterations": ("iteration",),
+    "median": ("median",),
+    "warp": ("warp", "grid_sampler"),
+}
 # Each batch size is timed over at most this many calls, and OpenCV over this many pairs. On
 # CUDA the largest batch is timed over at least CUDA_TIMED_CALLS calls.
 TIMED_CALLS_PER_BATCH = 8
@@ -231,10 +235,9 @@ def _cuda_extras(
     top = max(batches)
     extras: dict[str, Any] = {"stages_ms": stage_times(frames[: top + 1], params, dev, backend)}
     if resolve_backend(dev, backend) == "triton":
-        from flowpipe.flow import triton_backend
+        from flowpipe.flow.triton_backend import default_settings
 
-        extras["triton"] = {"fused_steps": triton_backend.FUSED_STEPS,
-                            "block": triton_backend.BLOCK}  # fmt: skip
+        extras["triton"] = dataclasses.asdict(default_settings())
         torch_speed = _speed(frames, [top], params, dev, pairs, "torch")
         extras["torch_path"] = {f"batch_{top}_pairs_per_s": torch_speed[f"batch_{top}_pairs_per_s"]}
     ucf = data_dir / UCF_VIDEO if data_dir is not None else None
@@ -261,8 +264,8 @@ def stage_times(
     stages = dict.fromkeys((*STAGE_KERNELS, "other"), 0.0)
     for event in prof.key_averages():
         name = event.key.lower()
-        stage = next((s for s, parts in STAGE_KERNELS.items() if any(p in name for p in parts)),
-                     "other")  # fmt: skip
+        matches = (s for s, parts in STAGE_KERNELS.items() if any(p in name for p in parts))
+        stage = next(matches, "other")
         stages[stage] += event.device_time_total / 1e3
     return {"pairs": len(frames) - 1, **stages}
 

@@ -31,7 +31,12 @@ from flowpipe.flow.ops import (
     warp,
 )
 from flowpipe.flow.params import MIN_LEVEL_SIZE, TVL1Params
-from flowpipe.flow.triton_backend import iterate_warp_triton, triton_available
+from flowpipe.flow.triton_backend import (
+    TritonSettings,
+    default_settings,
+    iterate_warp_triton,
+    triton_available,
+)
 
 Tensors = tuple[torch.Tensor, ...]
 Iteration = Callable[..., Tensors]
@@ -80,8 +85,9 @@ class Backend(NamedTuple):
     iterate: WarpSolver
 
 
-def warp_consts(i0: torch.Tensor, image_and_grad: torch.Tensor, u: torch.Tensor,
-                grid: torch.Tensor, mode: str) -> Tensors:  # fmt: skip
+def warp_consts(
+    i0: torch.Tensor, image_and_grad: torch.Tensor, u: torch.Tensor, grid: torch.Tensor, mode: str
+) -> Tensors:
     """The linearised data term of a warp: I1 and its gradient sampled at x + u (grid: the
     pixel coordinates), then (warped gradient, rho_c = I1(x+u) - grad . u - I0, 1/|grad|^2
     or 0 where flat)."""
@@ -93,14 +99,18 @@ def warp_consts(i0: torch.Tensor, image_and_grad: torch.Tensor, u: torch.Tensor,
     return grad_i, rho_c, inv_grad
 
 
-def select_backend(device: torch.device, backend: str, compile: bool) -> Backend:
-    """The warp's kernels for a device: Triton (constants and loops, median included), or
-    torch ops (the iteration fused by torch.compile when `compile`), the median natively on
-    CPU when a C compiler is there."""
+def select_backend(
+    device: torch.device, backend: str, compile: bool, triton: TritonSettings | None = None
+) -> Backend:
+    """The warp's kernels for a device: Triton (constants and loops, median included; tuned by
+    `triton`, default_settings() if None), or torch ops (the iteration fused by torch.compile
+    when `compile`), the median natively on CPU when a C compiler is there."""
     if resolve_backend(device, backend) == "triton":
         from flowpipe.flow.triton_warp import warp_consts_triton
 
-        return Backend(warp_consts_triton, iterate_warp_triton)
+        settings = default_settings() if triton is None else triton
+        consts = functools.partial(warp_consts_triton, block=settings.warp_block)
+        return Backend(consts, functools.partial(iterate_warp_triton, settings=settings))
     if device.type == "cpu" and load_library() is not None:
         median = native_median
     else:
@@ -240,11 +250,16 @@ def tvl1_flow(
     i1 = to_gray_batch(nxt, "nxt", dev)
     check_pair(i0, i1)
     solve = select_backend(dev, backend, can_compile(dev) if compile is None else compile)
-    with torch.no_grad():
-        return _solve(i0, i1, params, solve)
+    return solve_batch(i0, i1, params, solve)
 
 
-def _solve(i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, solve: Backend) -> torch.Tensor:
+@torch.no_grad()
+def solve_batch(
+    i0: torch.Tensor, i1: torch.Tensor, params: TVL1Params, solve: Backend
+) -> torch.Tensor:
+    """`tvl1_flow` past its input checks, with the kernels chosen by the caller (benchmarks
+    and tests pick `select_backend`'s settings): i0, i1 float32 [N,1,H,W] gray frames on the
+    kernels' device; returns float32 [N,2,H,W] flow."""
     sizes = pyramid_sizes(i0.shape[-2], i0.shape[-1], params)
     pyr0 = _build_pyramid(i0, sizes, params)
     pyr1 = _build_pyramid(i1, sizes, params)

@@ -16,14 +16,6 @@ import triton.language as tl
 
 from flowpipe.flow.ops import FLT_EPSILON, REMAP_SUBPIXEL_STEPS
 
-BLOCK = 256
-# Store the constants as float16: the iterations read 8 bytes of them per pixel instead of 16.
-# With them (and the flow and duals) rounded to float16 the Middlebury AEE moved by at most
-# 0.0006 px, the flow by 0.008-0.016 px mean (benchmarks/half_storage.py). Off until timed on
-# a GPU (benchmarks/triton_sweep.py times it). 1/|grad|^2 is capped at float16's largest value
-# there: a step only differs when |rho| < l_t / 65504.
-HALF_CONSTANTS = False
-
 
 @triton.jit
 def _round_even(v):
@@ -57,10 +49,12 @@ def _tap(ptr, xi, yi, width, height, mask):
 @triton.jit
 def _row(ptr, x0, yi, width, height, mask, w0, w1, w2, w3):
     """One row of a bicubic sample: taps x0 - 1 .. x0 + 2 weighted along x."""
-    return (_tap(ptr, x0 - 1, yi, width, height, mask) * w0
-            + _tap(ptr, x0, yi, width, height, mask) * w1
-            + _tap(ptr, x0 + 1, yi, width, height, mask) * w2
-            + _tap(ptr, x0 + 2, yi, width, height, mask) * w3)  # fmt: skip
+    return (
+        _tap(ptr, x0 - 1, yi, width, height, mask) * w0
+        + _tap(ptr, x0, yi, width, height, mask) * w1
+        + _tap(ptr, x0 + 1, yi, width, height, mask) * w2
+        + _tap(ptr, x0 + 2, yi, width, height, mask) * w3
+    )
 
 
 @triton.jit
@@ -75,23 +69,41 @@ def _sample(ptr, px, py, width, height, mask, CUBIC: tl.constexpr):
     if CUBIC:
         a0, a1, a2, a3 = _cubic_weights(tx)
         b0, b1, b2, b3 = _cubic_weights(ty)
-        return (_row(ptr, x0, y0 - 1, width, height, mask, a0, a1, a2, a3) * b0
-                + _row(ptr, x0, y0, width, height, mask, a0, a1, a2, a3) * b1
-                + _row(ptr, x0, y0 + 1, width, height, mask, a0, a1, a2, a3) * b2
-                + _row(ptr, x0, y0 + 2, width, height, mask, a0, a1, a2, a3) * b3)  # fmt: skip
-    top = (_tap(ptr, x0, y0, width, height, mask) * (1.0 - tx)
-           + _tap(ptr, x0 + 1, y0, width, height, mask) * tx)  # fmt: skip
-    bottom = (_tap(ptr, x0, y0 + 1, width, height, mask) * (1.0 - tx)
-              + _tap(ptr, x0 + 1, y0 + 1, width, height, mask) * tx)  # fmt: skip
+        return (
+            _row(ptr, x0, y0 - 1, width, height, mask, a0, a1, a2, a3) * b0
+            + _row(ptr, x0, y0, width, height, mask, a0, a1, a2, a3) * b1
+            + _row(ptr, x0, y0 + 1, width, height, mask, a0, a1, a2, a3) * b2
+            + _row(ptr, x0, y0 + 2, width, height, mask, a0, a1, a2, a3) * b3
+        )
+    top = (
+        _tap(ptr, x0, y0, width, height, mask) * (1.0 - tx)
+        + _tap(ptr, x0 + 1, y0, width, height, mask) * tx
+    )
+    bottom = (
+        _tap(ptr, x0, y0 + 1, width, height, mask) * (1.0 - tx)
+        + _tap(ptr, x0 + 1, y0 + 1, width, height, mask) * tx
+    )
     return top * (1.0 - ty) + bottom * ty
 
 
 @triton.jit(do_not_specialize=["height", "width"])
-def warp_consts_kernel(img_ptr, i0_ptr, u_ptr, g_ptr, rho_ptr, inv_ptr, height, width, eps,
-                       inv_max, steps, BLOCK: tl.constexpr, CUBIC: tl.constexpr):  # fmt: skip
+def warp_consts_kernel(
+    img_ptr,
+    i0_ptr,
+    u_ptr,
+    g_ptr,
+    rho_ptr,
+    inv_ptr,
+    height,
+    width,
+    eps,
+    steps,
+    BLOCK: tl.constexpr,
+    CUBIC: tl.constexpr,
+):
     """For BLOCK pixels of pair program_id(1): image [I1, dI1/dx, dI1/dy] sampled at the
     snapped x + u; g = the warped gradient, rho = warped I1 - g . u - I0, inv = 1 / |g|^2
-    (0 where |g|^2 <= eps, at most inv_max), stored in the dtype of the output planes."""
+    (0 where |g|^2 <= eps)."""
     pair = tl.program_id(1).to(tl.int64)
     hw = height * width
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -113,23 +125,27 @@ def warp_consts_kernel(img_ptr, i0_ptr, u_ptr, g_ptr, rho_ptr, inv_ptr, height, 
     tl.store(g_ptr + flow + hw + offs, gy, mask=mask)
     tl.store(rho_ptr + pair * hw + offs, (i1 - (gx * ua + gy * ub)) - i0, mask=mask)
     flat = grad_sq <= eps
-    inv = tl.where(flat, 0.0, tl.minimum(1.0 / tl.where(flat, 1.0, grad_sq), inv_max))
+    inv = tl.where(flat, 0.0, 1.0 / tl.where(flat, 1.0, grad_sq))
     tl.store(inv_ptr + pair * hw + offs, inv, mask=mask)
 
 
-def warp_consts_triton(i0: torch.Tensor, image_and_grad: torch.Tensor, u: torch.Tensor,
-                       grid: torch.Tensor, mode: str) -> tuple[torch.Tensor, ...]:  # fmt: skip
+def warp_consts_triton(
+    i0: torch.Tensor,
+    image_and_grad: torch.Tensor,
+    u: torch.Tensor,
+    grid: torch.Tensor,
+    mode: str,
+    block: int,
+) -> tuple[torch.Tensor, ...]:
     """(warped gradient [N,2,H,W], rho_c [N,1,H,W], inv_grad [N,1,H,W]) of one warp, as
     solver.warp_consts computes them (the kernel knows the pixel coordinates: grid unused),
-    float16 with HALF_CONSTANTS."""
+    with `block` pixels per program."""
     n, _, h, w = u.shape
     image_and_grad, i0, u = (t.contiguous() for t in (image_and_grad, i0, u))
-    dtype = torch.float16 if HALF_CONSTANTS else torch.float32
-    g = torch.empty_like(u, dtype=dtype)
-    rho, inv = torch.empty_like(i0, dtype=dtype), torch.empty_like(i0, dtype=dtype)
-    launch = (triton.cdiv(h * w, BLOCK), n)
+    g = torch.empty_like(u)
+    rho, inv = torch.empty_like(i0), torch.empty_like(i0)
+    launch = (triton.cdiv(h * w, block), n)
     cubic = mode == "bicubic"
-    warp_consts_kernel[launch](image_and_grad, i0, u, g, rho, inv, h, w, FLT_EPSILON,
-                               torch.finfo(dtype).max, REMAP_SUBPIXEL_STEPS, BLOCK=BLOCK,
-                               CUBIC=cubic)  # fmt: skip
+    sizes = (h, w, FLT_EPSILON, REMAP_SUBPIXEL_STEPS)
+    warp_consts_kernel[launch](image_and_grad, i0, u, g, rho, inv, *sizes, BLOCK=block, CUBIC=cubic)
     return g, rho, inv
