@@ -1,10 +1,11 @@
 """Tuning sweep of the Triton TV-L1 backend on a GPU (a developer tool, not `flowpipe bench`).
 
 Times batches of 340x256 pairs through the torch path and the Triton path for each block size
-and flag-check interval (`TritonSettings`), with each setting's mean difference to the torch
-flow, then the best setting at larger batches, the cost of one launch through the JIT and
-through the compiled kernel, and a kernel-time profile. Prints one JSON object. The variants
-measured before (fused steps, resident warps, CUDA graphs, float16 constants) are recorded in
+and look interval (`TritonSettings`), with each setting's mean difference to the torch flow,
+then the best setting at larger batches, a stream of pairs through a pool (continuous
+batching, `FlowPool`) with its figures, the cost of one launch through the JIT and through the
+compiled kernel, and a kernel-time profile. Prints one JSON object. The variants measured
+before (fused steps, resident warps, CUDA graphs, float16 constants) are recorded in
 docs/engine.md and kept at the git tag `triton-variants`.
 
     python benchmarks/triton_sweep.py --data ../shared/data > sweep.json
@@ -26,6 +27,7 @@ import triton
 
 from flowpipe.bench.tvl1 import video_frames
 from flowpipe.flow import preset
+from flowpipe.flow.pool import FlowPool, PoolStats
 from flowpipe.flow.solver import select_backend, solve_batch
 from flowpipe.flow.triton_backend import TritonSettings
 
@@ -70,8 +72,10 @@ def main() -> None:
     parser.add_argument("--blocks", default="128,256,512")
     parser.add_argument("--check-every", default="4,8,16")
     parser.add_argument("--large", default="256,512")
+    parser.add_argument("--stream", type=int, default=1024, help="pairs streamed through a pool")
+    parser.add_argument("--pool", type=int, default=256, help="the streaming pool's capacity")
     args = parser.parse_args()
-    largest = max([128, *map(int, args.large.split(","))])
+    largest = max([128, args.stream, *map(int, args.large.split(","))])
     clips = {name: clip(args.data, name, largest + 1) for name in CLIPS}
     out: dict[str, Any] = {
         "gpu": torch.cuda.get_device_name(),
@@ -107,46 +111,101 @@ def main() -> None:
             out["best"][f"{name}_batch{batch}"] = speed
             out["best"][f"{name}_batch{batch}_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             log(f"best on {name} batch {batch}: {speed:.1f} pairs/s")
+    out["stream"] = {
+        name: streamed(frames[: args.stream + 1], args.pool, settings)
+        for name, frames in clips.items()
+    }
+    log(json.dumps(out["stream"]))
     out["profile"] = kernel_profile(clips["sample"])
     print(json.dumps(out, indent=2))
 
 
-def launch_overhead(pairs: int = 128, launches: int = 2000) -> dict[str, float]:
-    """Microseconds per launch of the iteration kernel when every pair has converged (the
-    programs exit at once): host time to issue, and wall time with the GPU included."""
-    from flowpipe.flow.triton_kernels import iteration
+def streamed(
+    frames: torch.Tensor, capacity: int, settings: TritonSettings, chunk: int = 64
+) -> dict[str, Any]:
+    """pairs/s of every pair of `frames` through a pool of `capacity` places, submitted in
+    chunks of `chunk` pairs (the flow service's way), after a warm-up; the pool's figures."""
+    prev, nxt = frames[:-1, 0].byte().cpu(), frames[1:, 0].byte().cpu()
+    params = preset("opencv")
+    with FlowPool(frames.device, params, capacity, backend="triton", triton=settings) as pool:
+        pool.submit(prev[:chunk], nxt[:chunk]).result()
+        before = pool.stats
+        start = time.perf_counter()
+        futures = [
+            pool.submit(prev[lo : lo + chunk], nxt[lo : lo + chunk])
+            for lo in range(0, len(prev), chunk)
+        ]
+        for future in futures:
+            future.result()
+        seconds = time.perf_counter() - start
+        after = pool.stats
+    figures = _difference(after, before).as_dict()
+    return {"pairs": len(prev), "capacity": capacity, "pairs_per_s": len(prev) / seconds, **figures}
 
-    h, w = SIZE[1], SIZE[0]
-    block = TritonSettings().block
-    state = [torch.zeros(pairs, 2, h, w, device="cuda") for _ in range(6)]
-    consts = [torch.zeros(pairs, c, h, w, device="cuda") for c in (2, 1, 1)]
-    rows = torch.zeros(3, pairs, device="cuda")  # every change 0: all pairs converged
-    home = torch.zeros(pairs, dtype=torch.int32, device="cuda")
-    ids = torch.arange(pairs, dtype=torch.int32, device="cuda")
-    grid = (-(-h * w // block), pairs)
-    args = (*state, *consts, ids, *rows, home, 1, 1.0, h, w, 0.045, 0.3, 0.83)
 
-    def launch() -> None:
-        iteration[grid](*args, BLOCK=block)
+def _difference(after: PoolStats, before: PoolStats) -> PoolStats:
+    """The figures of what a pool did between two copies of its stats."""
+    return PoolStats(
+        after.capacity,
+        after.pairs - before.pairs,
+        after.steps - before.steps,
+        after.active - before.active,
+        after.iterating - before.iterating,
+        after.checks - before.checks,
+        after.launches - before.launches,
+    )
 
-    compiled = iteration[grid](*args, BLOCK=block)
+
+def launch_overhead(
+    pairs: int = 128, launches: int = 2000, device: str = "cuda", size: tuple[int, int] = SIZE
+) -> dict[str, float]:
+    """Microseconds per launch of the step kernel when every pair of a full pool is idle (the
+    programs exit at once): host time to issue, and wall time with the GPU included, through
+    the JIT and through the compiled kernel. Drives the engine's internals (a probe)."""
+    from flowpipe.flow.triton_engine import Step, TritonEngine
+    from flowpipe.flow.triton_kernels import step
+
+    device = torch.device(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    params = preset("opencv")
+    engine = TritonEngine(device, params, pairs, TritonSettings())
+    stats = PoolStats(pairs)
+    zeros = torch.zeros(pairs, 1, size[1], size[0], device=device)
+    engine.admit(np.arange(pairs), engine.prepare(zeros, zeros), np.arange(pairs), stats)
+    engine.step(stats)  # compiled, tile table made
+    engine.records[:, 0] = Step.IDLE
+    engine.changed = True
+    engine._upload(np.arange(pairs), stats)
+    cubic = params.interpolation == "bicubic"
+    constexprs = {"BLOCK": engine.settings.block, "KSIZE": engine.ksize, "CUBIC": cubic}
+
+    def jit() -> None:
+        t = engine.launches
+        ring = (engine.ring[(t - 1) % 3], engine.ring[t % 3], engine.ring[(t + 1) % 3])
+        records = (engine.steps[t % 2], engine.steps[(t + 1) % 2])
+        args = (engine.state, engine.consts, engine.pyramid, *engine.device_meta, *records)
+        args += (*ring, engine.history[0], engine.tiles, engine.capacity, engine.plane)
+        args += (engine.row, *engine.scalars, *engine.counts)
+        step[(len(engine.tiles),)](*args, **constexprs)
+        engine.launches += 1
+
     result = {}
-    runners = {"jit": launch, "compiled": lambda: compiled[(*grid, 1)](*args, block)}
-    for name, run in runners.items():
+    for name, run in {"jit": jit, "compiled": lambda: engine._launch(0)}.items():
         try:
             run()
         except Exception as err:  # noqa: BLE001 (a probe of Triton's internals)
             result[f"{name}_error"] = repr(err)[:300]
             continue
-        torch.cuda.synchronize()
+        sync()
         start = time.perf_counter()
         for _ in range(launches):
             run()
         issued = time.perf_counter() - start
-        torch.cuda.synchronize()
+        sync()
         done = time.perf_counter() - start
         result[f"{name}_host_issue"] = 1e6 * issued / launches
         result[f"{name}_wall"] = 1e6 * done / launches
+    result["compiled_refused"] = engine.kernel.refused
     return result
 
 

@@ -21,8 +21,9 @@ import torch
 from flowpipe import __version__
 from flowpipe.flow import TVL1Params, tvl1_flow
 from flowpipe.flow import preset as preset_params
-from flowpipe.flow.frames import resolve_device
-from flowpipe.flow.solver import resolve_backend
+from flowpipe.flow.frames import resolve_device, to_gray_batch
+from flowpipe.flow.pool import FlowPool, solve_all
+from flowpipe.flow.solver import resolve_backend, select_backend
 from flowpipe.io import endpoint_error, read_flo
 from flowpipe.synth import MOTION_CLASSES, render_video
 
@@ -44,6 +45,10 @@ STAGE_KERNELS = {
 TIMED_CALLS_PER_BATCH = 8
 CUDA_TIMED_CALLS = 2
 OPENCV_PAIRS = 8
+# Continuous batching's figures: a stream of this many pools' worth of pairs, submitted in
+# chunks of a quarter of the pool (as the videos of a flow service submit theirs).
+STREAM_POOLS = 2
+STREAM_CHUNKS_PER_POOL = 4
 
 
 def find_data_dir(data: str | None) -> Path | None:
@@ -197,7 +202,8 @@ def run_tvl1_benchmark(
     pairs = max(pairs, *batches)
     if dev.type == "cuda":
         pairs = max(pairs, CUDA_TIMED_CALLS * max(batches))
-    frames, source = _bench_frames(data_dir, size, pairs + 1, quick)
+    streamed = STREAM_POOLS * max(batches)
+    frames, source = _bench_frames(data_dir, size, max(pairs, streamed) + 1, quick)
     result: dict[str, Any] = {
         "benchmark": "tvl1",
         "flowpipe_version": __version__,
@@ -209,6 +215,7 @@ def run_tvl1_benchmark(
         "frames": {"source": source, "size": [frames.shape[2], frames.shape[1]], "pairs": pairs},
         "backend": resolve_backend(dev, backend),
         "flowpipe": _speed(frames, batches, params, dev, pairs, backend),
+        "pool": pool_figures(frames[: streamed + 1], max(batches), params, dev, backend),
     }
     if dev.type == "cuda":
         result.update(_cuda_extras(frames, data_dir, params, dev, batches, pairs, backend))
@@ -245,8 +252,35 @@ def _cuda_extras(
         real = video_frames(ucf, pairs + 1)
         real = np.stack([cv2.resize(f, BENCH_SIZE, interpolation=cv2.INTER_AREA) for f in real])
         speed = _speed(real, [top], params, dev, pairs, backend)
-        extras["ucf101_340x256"] = {"source": UCF_VIDEO, **speed}
+        pool = pool_figures(real[: STREAM_POOLS * top + 1], top, params, dev, backend)
+        extras["ucf101_340x256"] = {"source": UCF_VIDEO, **speed, "pool": pool}
     return extras
+
+
+def pool_figures(
+    frames: np.ndarray, capacity: int, params: TVL1Params, dev: torch.device, backend: str
+) -> dict[str, Any]:
+    """Continuous batching's device-independent figures (`PoolStats`: launches per pair, the
+    pool's mean share taking a step and iterating): `batch`, the first `capacity` pairs as one
+    tvl1_flow call (a pool of their number, nothing refilled); `stream`, every pair of
+    `frames` through a pool of `capacity` places fed in chunks, with its pairs/s."""
+    gray = [to_gray_batch(f, "frames", dev) for f in (frames[:capacity], frames[1 : capacity + 1])]
+    _, stats = solve_all(*gray, params, select_backend(dev, backend), stats=True)
+    prev, nxt = torch.from_numpy(frames[:-1]), torch.from_numpy(frames[1:])
+    chunk = max(1, capacity // STREAM_CHUNKS_PER_POOL)
+    with FlowPool(dev, params, capacity, backend) as pool:
+        start = time.perf_counter()
+        futures = [
+            pool.submit(prev[lo : lo + chunk], nxt[lo : lo + chunk])
+            for lo in range(0, len(prev), chunk)
+        ]
+        for future in futures:
+            future.result()
+        seconds = time.perf_counter() - start
+        streamed = pool.stats.as_dict()
+    _progress(f"{backend} pool of {capacity}: {len(prev) / seconds:.2f} pairs/s streamed")
+    stream = {"pairs_per_s": len(prev) / seconds, "chunk": chunk, **streamed}
+    return {"batch": stats.as_dict(), "stream": stream}
 
 
 def stage_times(

@@ -1,11 +1,10 @@
-"""The Triton median kernel, generated from the sorting network the torch and C paths use.
+"""The Triton median, generated from the sorting network the torch and C paths use.
 
 The median of a ksize x ksize window is a pruned sorting network (`ops.median_network`: 113
 comparators for 5x5) over the window's values held in registers: long, regular, straight-line
 code that one generator writes for torch (`ops.median_filter`), C (`native_median`) and, here,
-Triton. The kernel computes the flow's replicated-border median of BLOCK pixels of one pair,
-from one buffer set into the other (the duals copied along), for the pairs still going; its
-flag protocol is the iteration kernel's (`triton_kernels.pair_block`).
+Triton: `median3` and `median5`, `@triton.jit` functions giving the replicated-border median
+of one plane at a block of pixels, called by the solver's step kernel (`triton_kernels`).
 """
 
 from __future__ import annotations
@@ -20,24 +19,19 @@ from types import ModuleType
 from flowpipe.flow.ops import median_network_code
 from flowpipe.native import cache_dir
 
-_SOURCE = '''import triton
+KSIZES = (3, 5)
+
+_HEAD = """import triton
 import triton.language as tl
+"""
 
-from flowpipe.flow.triton_kernels import NOT_SPECIALIZED, pair_block
+_FUNCTION = '''
 
-
-@triton.jit(do_not_specialize=NOT_SPECIALIZED)
-def median(su, spx, spy, du, dpx, dpy, pairs_ptr, prev_ptr, home_ptr, home, threshold, height,
-           width, BLOCK: tl.constexpr):
-    """The {ksize}x{ksize} median of BLOCK pixels of one pair's flow."""
-    hw = height * width
-    pair, going, offs, mask = pair_block(pairs_ptr, prev_ptr, threshold, hw, BLOCK)
-    tl.store(home_ptr + pair, home, mask=(tl.program_id(0) == 0) & going)
-    if going:
-        x = offs % width
-        y = offs // width
-        flow = pair * 2 * hw
-        {body}
+@triton.jit
+def median{ksize}(src, x, y, mask, height, width):
+    """The {ksize}x{ksize} median of the plane src (height x width, replicated border) at pixels
+    (x, y)."""
+    {body}
 '''
 
 
@@ -46,9 +40,8 @@ def _suffix(v: int) -> str:
 
 
 def median_source(ksize: int) -> str:
-    """Source of `median` for a ksize x ksize window: rows and columns clamped to the frame,
-    then per flow channel the window's values loaded, the network, the middle value stored;
-    then the duals copied."""
+    """Source of `median{ksize}`: rows and columns clamped to the frame, the window's values
+    loaded, the network, the middle value returned."""
     r = ksize // 2
     lines = [
         f"row_{_suffix(d)} = tl.minimum(tl.maximum(y + {d}, 0), height - 1) * width"
@@ -59,28 +52,25 @@ def median_source(ksize: int) -> str:
         for d in range(-r, r + 1)
     ]
     taps = [(dx, dy) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
-    for channel in ("", " + hw"):
-        for n, (dx, dy) in enumerate(taps):
-            at = f"row_{_suffix(dy)} + col_{_suffix(dx)}"
-            lines.append(f"v{n} = tl.load(su + flow{channel} + {at}, mask=mask, other=0.0)")
-        lines += median_network_code(
-            len(taps),
-            "tl.minimum(v{a}, v{b})",
-            "tl.maximum(v{a}, v{b})",
-            "lo = {lo}; v{b} = {hi}; v{a} = lo",
-        )
-        lines.append(f"tl.store(du + flow{channel} + offs, v{len(taps) // 2}, mask=mask)")
-    for channel in ("", " + hw"):
-        for dual in ("px", "py"):
-            at = f"flow{channel} + offs"
-            lines.append(f"tl.store(d{dual} + {at}, tl.load(s{dual} + {at}, mask=mask), mask=mask)")
-    return _SOURCE.replace("{ksize}", str(ksize)).replace("{body}", "\n        ".join(lines))
+    for n, (dx, dy) in enumerate(taps):
+        at = f"row_{_suffix(dy)} + col_{_suffix(dx)}"
+        lines.append(f"v{n} = tl.load(src + {at}, mask=mask, other=0.0)")
+    lines += median_network_code(
+        len(taps),
+        "tl.minimum(v{a}, v{b})",
+        "tl.maximum(v{a}, v{b})",
+        "lo = {lo}; v{b} = {hi}; v{a} = lo",
+    )
+    lines.append(f"return v{len(taps) // 2}")
+    body = "\n    ".join(lines)
+    return _FUNCTION.replace("{ksize}", str(ksize)).replace("{body}", body)
 
 
 @functools.cache
-def median_kernel(ksize: int):  # noqa: ANN201 (a triton JITFunction)
-    """The `median` kernel for a ksize x ksize window, built once per process."""
-    return _import(f"tvl1_median{ksize}", median_source(ksize)).median
+def medians() -> ModuleType:
+    """The module of `median3` and `median5`, generated once per process (and cached on disk:
+    Triton reads a kernel's source from its file)."""
+    return _import("tvl1_medians", _HEAD + "".join(median_source(k) for k in KSIZES))
 
 
 def _import(name: str, source: str) -> ModuleType:

@@ -86,6 +86,49 @@ def _sample(ptr, px, py, width, height, mask, CUBIC: tl.constexpr):
     return top * (1.0 - ty) + bottom * ty
 
 
+@triton.jit
+def warp_consts_at(
+    image,
+    i0_ptr,
+    x,
+    y,
+    ua,
+    ub,
+    offs,
+    mask,
+    width,
+    height,
+    hw,
+    eps,
+    steps,
+    g_ptr,
+    g_at,
+    g_b,
+    rho_ptr,
+    inv_ptr,
+    plane_at,
+    CUBIC,
+):
+    """At pixels `offs` (x, y: their coordinates, float) of one pair: the image (planes I1,
+    dI1/dx, dI1/dy at image, image + hw, image + 2 hw) sampled at the snapped x + u, and the
+    data term's constants stored: the warped gradient g (planes g_ptr + g_at and + g_b),
+    rho = warped I1 - g . u - I0 and inv = 1 / |g|^2, 0 where |g|^2 <= eps (planes rho_ptr
+    + plane_at, inv_ptr + plane_at; I0 read from i0_ptr + plane_at)."""
+    px = _round_even((x + ua) * steps) / steps
+    py = _round_even((y + ub) * steps) / steps
+    i1 = _sample(image, px, py, width, height, mask, CUBIC)
+    gx = _sample(image + hw, px, py, width, height, mask, CUBIC)
+    gy = _sample(image + 2 * hw, px, py, width, height, mask, CUBIC)
+    grad_sq = gx * gx + gy * gy
+    i0 = tl.load(i0_ptr + plane_at + offs, mask=mask, other=0.0)
+    tl.store(g_ptr + g_at + offs, gx, mask=mask)
+    tl.store(g_ptr + g_at + g_b + offs, gy, mask=mask)
+    tl.store(rho_ptr + plane_at + offs, (i1 - (gx * ua + gy * ub)) - i0, mask=mask)
+    flat = grad_sq <= eps
+    inv = tl.where(flat, 0.0, 1.0 / tl.where(flat, 1.0, grad_sq))
+    tl.store(inv_ptr + plane_at + offs, inv, mask=mask)
+
+
 @triton.jit(do_not_specialize=["height", "width"])
 def warp_consts_kernel(
     img_ptr,
@@ -101,9 +144,8 @@ def warp_consts_kernel(
     BLOCK: tl.constexpr,
     CUBIC: tl.constexpr,
 ):
-    """For BLOCK pixels of pair program_id(1): image [I1, dI1/dx, dI1/dy] sampled at the
-    snapped x + u; g = the warped gradient, rho = warped I1 - g . u - I0, inv = 1 / |g|^2
-    (0 where |g|^2 <= eps)."""
+    """`warp_consts_at` for BLOCK pixels of pair program_id(1), from [N,3,H,W] images,
+    [N,1,H,W] I0 and [N,2,H,W] flow into g [N,2,H,W], rho and inv [N,1,H,W]."""
     pair = tl.program_id(1).to(tl.int64)
     hw = height * width
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -113,20 +155,30 @@ def warp_consts_kernel(
     flow = pair * 2 * hw
     ua = tl.load(u_ptr + flow + offs, mask=mask, other=0.0)
     ub = tl.load(u_ptr + flow + hw + offs, mask=mask, other=0.0)
-    px = _round_even((x + ua) * steps) / steps
-    py = _round_even((y + ub) * steps) / steps
     image = img_ptr + pair * 3 * hw
-    i1 = _sample(image, px, py, width, height, mask, CUBIC)
-    gx = _sample(image + hw, px, py, width, height, mask, CUBIC)
-    gy = _sample(image + 2 * hw, px, py, width, height, mask, CUBIC)
-    grad_sq = gx * gx + gy * gy
-    i0 = tl.load(i0_ptr + pair * hw + offs, mask=mask, other=0.0)
-    tl.store(g_ptr + flow + offs, gx, mask=mask)
-    tl.store(g_ptr + flow + hw + offs, gy, mask=mask)
-    tl.store(rho_ptr + pair * hw + offs, (i1 - (gx * ua + gy * ub)) - i0, mask=mask)
-    flat = grad_sq <= eps
-    inv = tl.where(flat, 0.0, 1.0 / tl.where(flat, 1.0, grad_sq))
-    tl.store(inv_ptr + pair * hw + offs, inv, mask=mask)
+    plane = pair * hw
+    warp_consts_at(
+        image,
+        i0_ptr,
+        x,
+        y,
+        ua,
+        ub,
+        offs,
+        mask,
+        width,
+        height,
+        hw,
+        eps,
+        steps,
+        g_ptr,
+        flow,
+        hw,
+        rho_ptr,
+        inv_ptr,
+        plane,
+        CUBIC,
+    )
 
 
 def warp_consts_triton(

@@ -16,32 +16,44 @@ from flowpipe.flow.triton_backend import ENVIRONMENT, TritonSettings, default_se
 pytest.importorskip("triton")
 
 COMPARE = """
-import json, numpy as np, torch
+import functools, json, numpy as np, torch
 from flowpipe.flow import TVL1Params, tvl1_flow
 from flowpipe.flow.frames import to_gray_batch
+from flowpipe.flow.native_median import native_median
 from flowpipe.flow.ops import base_grid, centered_gradient
-from flowpipe.flow.solver import Backend, select_backend, solve_batch, warp_consts
+from flowpipe.flow.pool import FlowPool
+from flowpipe.flow.solver import Backend, Kernels, select_backend, solve_batch, tvl1_iteration
+from flowpipe.flow.solver import warp_consts
 from flowpipe.flow.triton_backend import TritonSettings
 from flowpipe.flow.triton_warp import warp_consts_triton
 from flowpipe.synth import render_video
-frames = render_video("rotate_cw", seed=3, size=(48, 40), frames=4).frames.mean(-1)
-frames = frames.round().astype(np.uint8)
+
+def gray(motion, size, seed):
+    frames = render_video(motion, seed=seed, size=size, frames=4).frames.mean(-1)
+    return frames.round().astype(np.uint8)
+
+frames = gray("rotate_cw", (48, 40), 3)
 frames = np.concatenate([frames, frames[:1]])  # the last pair: identical frames
 prev = np.concatenate([frames[:3], frames[4:5]])
 nxt = np.concatenate([frames[1:4], frames[4:5]])
 pair = [to_gray_batch(f, "frames", torch.device("cpu")) for f in (prev, nxt)]
 cpu = torch.device("cpu")
+params = TVL1Params(nscales=2, warps=2)
+# One program per pair and level under the interpreter (it runs programs one by one).
+quick = TritonSettings(block=2048)
 
-def diff(params, warp="torch", settings=TritonSettings()):
-    # warp="torch": the Triton loops on the torch path's warp constants (the loops compared
-    # alone); "triton": the whole Triton path, its fused warp included.
-    ref = tvl1_flow(prev, nxt, params=params, backend="torch", compile=False)
-    triton = select_backend(cpu, "triton", False, settings)
-    if warp == "torch":
-        triton = Backend(warp_consts, triton.iterate)
-    fused = solve_batch(*pair, params, triton)
-    return {"mean": (ref - fused).abs().mean().item(), "max": (ref - fused).abs().max().item(),
-            "magnitude": ref.abs().max().item(), "identical": fused[3].abs().max().item()}
+def diff(ref, out):
+    return {"mean": (ref - out).abs().mean().item(), "max": (ref - out).abs().max().item(),
+            "magnitude": ref.abs().max().item(), "identical": out[3].abs().max().item()}
+
+def triton(settings=quick):
+    return solve_batch(*pair, params, select_backend(cpu, "triton", triton=settings))
+
+# The torch path's loops on the Triton warp's constants: the Triton path's loops compared alone.
+consts = functools.partial(warp_consts_triton, block=64)
+loops = solve_batch(*pair, params, Backend(cpu, Kernels(tvl1_iteration, native_median, consts)))
+torch_path = tvl1_flow(prev, nxt, params=params, backend="torch", compile=False)
+small = TritonSettings(block=512, warp_block=32, check_every=3)
 
 def warp_diff(mode):
     rng = np.random.default_rng(0)
@@ -53,11 +65,26 @@ def warp_diff(mode):
     out = warp_consts_triton(i0, image_and_grad, u, None, mode, block=64)
     return [(a - b).abs().max().item() / a.abs().max().item() for a, b in zip(ref, out)]
 
-opencv_rule = TVL1Params(nscales=2, warps=2)
-small_blocks = TritonSettings(block=64, warp_block=32, check_every=3)
-print(json.dumps({"exact": diff(opencv_rule),
-                  "small_blocks": diff(opencv_rule, settings=small_blocks),
-                  "whole": diff(opencv_rule, warp="triton"),
+def mixed_pool():
+    # Chunks of two frame sizes, pairs converging at different speeds (an identical pair at
+    # once), through a pool of 2 places refilled as pairs finish; each pair against its solo
+    # Triton flow.
+    other = gray("translate_left", (40, 32), 5)
+    chunks = [(prev[:2], nxt[:2]), (other[:3], other[1:4]), (prev[2:], nxt[2:])]
+    with FlowPool("cpu", params, capacity=2, backend="triton", triton=quick) as pool:
+        flows = [f.result() for f in [pool.submit(*c) for c in chunks]]
+        figures = pool.stats.as_dict()
+    alone = select_backend(cpu, "triton", triton=quick)
+    solo = [torch.cat([solve_batch(*[to_gray_batch(f, "f", cpu) for f in (p, n)], params, alone)
+                       for p, n in zip(*c)]) for c in chunks]
+    equal = all(torch.equal(f, s) for f, s in zip(flows, solo))
+    return {"equal": equal, "pairs": figures["pairs"], "share": figures["active_share"]}
+
+flow = triton()
+print(json.dumps({"loops": diff(loops, flow),
+                  "small_blocks": diff(loops, triton(small)),
+                  "whole": diff(torch_path, flow),
+                  "mixed_pool": mixed_pool(),
                   "warp": {mode: warp_diff(mode) for mode in ("bicubic", "bilinear")}}))
 """
 
@@ -86,14 +113,20 @@ def test_fused_warp_constants_are_the_torch_ones(comparison: dict, mode: str) ->
     assert max(comparison["warp"][mode]) < 2e-5
 
 
-@pytest.mark.parametrize("run", ["exact", "small_blocks"])
+@pytest.mark.parametrize("run", ["loops", "small_blocks"])
 def test_the_triton_loops_are_the_torch_loops(comparison: dict, run: str) -> None:
-    # Default settings, and smaller programs with the flags read every 3 iterations: the
-    # settings change the order of float additions, not the scheme.
+    # The torch path's loops on the Triton warp's constants. Settings (smaller programs, the
+    # host looking every 3 launches) change the order of float additions, not the scheme.
     row = comparison[run]
     assert row["magnitude"] > 0.5  # real motion was computed
     assert row["max"] < 1e-5
     assert row["identical"] < 0.01
+
+
+def test_a_mixed_pool_refilled_mid_run_gives_each_pair_its_solo_flow(comparison: dict) -> None:
+    row = comparison["mixed_pool"]
+    assert row["equal"] and row["pairs"] == 7
+    assert 0 < row["share"] <= 1
 
 
 def test_settings_are_checked_and_read_from_the_environment(monkeypatch) -> None:

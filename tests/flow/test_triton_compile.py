@@ -24,30 +24,31 @@ from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
 from flowpipe.flow.triton_backend import TritonSettings  # noqa: E402
-from flowpipe.flow.triton_kernels import iteration  # noqa: E402
-from flowpipe.flow.triton_median import median_kernel  # noqa: E402
+from flowpipe.flow.triton_kernels import step  # noqa: E402
 from flowpipe.flow.triton_warp import warp_consts_kernel  # noqa: E402
 
 PTXAS = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
-STATE = {"su", "spx", "spy", "du", "dpx", "dpy"}  # state buffers: float pointers
-INT_POINTERS = {"pairs_ptr", "home_ptr"}
-INTS = {"home", "height", "width"}
+# Argument types by our naming: these pointers and integers, other *_ptr and the arenas float
+# pointers, other scalars fp32.
+POINTERS = {"tiles": "*i32", "meta": "*i32", "prev_steps": "*i32", "next_steps": "*i32"}
+POINTERS |= {"history": "*i8", "scales": "*fp64"}
+FLOAT_POINTERS = {"state", "consts", "pyramid", "thresholds", "prev_row", "cur_row", "next_row"}
+INTS = {"height", "width", "slots", "plane", "row", "max_iterations", "inner", "warps"}
 # Registers per thread at the defaults, recorded with Triton 3.8.0 (docs/engine.md): a kernel
 # may not need more without a reason written there.
 RECORDED_TRITON = "3.8.0"
-REGISTERS = {"iteration": 96, "median": 88, "warp_bicubic": 109, "warp_bilinear": 40}
+REGISTERS = {"step": 118, "step_bilinear": 96, "warp_bicubic": 109, "warp_bilinear": 40}
 
 
 def signature(fn, constexprs: dict[str, object]) -> dict[str, str]:
-    """Argument types of a kernel, by our naming: *_ptr and state buffers are pointers, the
-    sizes and counts ints, other scalars fp32."""
+    """Argument types of a kernel, by our naming."""
     types = {}
     for name in fn.arg_names:
         if name in constexprs:
             types[name] = "constexpr"
-        elif name in INT_POINTERS:
-            types[name] = "*i32"
-        elif name.endswith("_ptr") or name in STATE:
+        elif name in POINTERS:
+            types[name] = POINTERS[name]
+        elif name.endswith("_ptr") or name in FLOAT_POINTERS:
             types[name] = "*fp32"
         else:
             types[name] = "i32" if name in INTS else "fp32"
@@ -66,8 +67,9 @@ def ptxas_report(fn, constexprs: dict[str, object], tmp: Path) -> str:
 
 DEFAULTS = TritonSettings()
 KERNELS = {
-    "iteration": lambda: (iteration, {"BLOCK": DEFAULTS.block}),
-    "median": lambda: (median_kernel(5), {"BLOCK": DEFAULTS.block}),
+    # The opencv preset (5x5 median, bicubic warp), and the fast one's (bilinear, no median).
+    "step": lambda: (step, {"BLOCK": DEFAULTS.block, "KSIZE": 5, "CUBIC": True}),
+    "step_bilinear": lambda: (step, {"BLOCK": DEFAULTS.block, "KSIZE": 0, "CUBIC": False}),
     "warp_bicubic": lambda: (warp_consts_kernel, {"BLOCK": DEFAULTS.warp_block, "CUBIC": True}),
     "warp_bilinear": lambda: (warp_consts_kernel, {"BLOCK": DEFAULTS.warp_block, "CUBIC": False}),
 }
