@@ -42,9 +42,15 @@ class Engine(Protocol):
     def admit(self, slots: np.ndarray, prepared: Any, rows: np.ndarray, stats: PoolStats) -> None:
         """Pairs `rows` of a prepared request into the free `slots`."""
 
-    def step(self, stats: PoolStats) -> list[tuple[int, torch.Tensor]]:
+    def step(self, stats: PoolStats) -> np.ndarray:
         """Advance the pairs in flight (one step, or a run of them between two looks of the
-        host); the (slot, flow [2,H,W]) of the pairs that finished, whose slots are free."""
+        host); the slots of the pairs that finished."""
+
+    def hand_back(
+        self, slots: np.ndarray, destinations: list[torch.Tensor], stats: PoolStats
+    ) -> None:
+        """The flows of finished pairs into their destinations (contiguous float32 [2,H,W]
+        tensors on the device); their slots free from then on."""
 
 
 @dataclass
@@ -156,26 +162,21 @@ class Pool:
                 self.waiting.popleft()
                 request.prepared = None
 
-    def _deliver(self, finished: list[tuple[int, torch.Tensor]]) -> list[_Request]:
-        """Finished flows into their requests' outputs (one copy per request)."""
-        by_request: dict[int, tuple[_Request, list[int], list[torch.Tensor]]] = {}
-        for slot, flow in finished:
-            request, row = self.owner[slot]
-            self.owner[slot] = None
-            self.free.append(slot)
-            entry = by_request.setdefault(id(request), (request, [], []))
-            entry[1].append(row)
-            entry[2].append(flow)
+    def _deliver(self, slots: np.ndarray) -> list[_Request]:
+        """The flows of finished pairs into their requests' outputs; the requests now done."""
+        if len(slots) == 0:
+            return []
+        owners = [self.owner[slot] for slot in slots]
+        self.engine.hand_back(slots, [request.out[row] for request, row in owners], self.stats)
         complete = []
-        for request, rows, flows in by_request.values():
-            index = torch.tensor(rows, device=self.device)
-            request.out.index_copy_(0, index, torch.stack(flows))
-            self.stats.launch("finish", 3)  # the rows to the device, a stack, a copy
-            request.left -= len(rows)
+        for slot, (request, _) in zip(slots, owners, strict=True):
+            self.owner[slot] = None
+            self.free.append(int(slot))
+            request.left -= 1
             if request.left == 0:
                 complete.append(request)
-        self.in_flight -= len(finished)
-        self.stats.pairs += len(finished)
+        self.in_flight -= len(slots)
+        self.stats.pairs += len(slots)
         return complete
 
 
@@ -211,7 +212,8 @@ class FlowPool:
 
     `map(chunks)` does the same as a generator, in order. Errors: frames that `tvl1_flow`
     would refuse fail their own future (ValueError) at `submit`; an error inside the solver
-    fails the futures of the chunks in flight, and the pool goes on with the next ones.
+    fails the futures of the chunks the pool held (in flight or waiting for a place), and it
+    goes on with the chunks submitted after.
     On CUDA a chunk's flow is complete on the device when its future is resolved.
     """
 
@@ -291,7 +293,10 @@ class FlowPool:
         self.close()
 
     def _serve(self) -> None:
-        with _on_device(self.device), torch.no_grad():
+        # On CUDA the pool runs on a stream of its own: the callers' work on their results (on
+        # their threads' streams) overlaps the pool's next steps.
+        stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        with _on_device(self.device, stream), torch.no_grad():
             while True:
                 with self._ready:
                     while not self._inbox and not self._pool.busy and not self._closed:
@@ -313,7 +318,7 @@ class FlowPool:
             with self._stepping:
                 complete = self._pool.step()
             if complete and self.device.type == "cuda":
-                torch.cuda.current_stream(self.device).synchronize()
+                torch.cuda.current_stream(self.device).synchronize()  # results complete
         except Exception as err:  # handed to the callers, whose result() raises it
             self._fail_in_flight(err)
             return
@@ -321,18 +326,22 @@ class FlowPool:
             request.future.set_result(request.out)
 
     def _fail_in_flight(self, err: Exception) -> None:
+        """Every request the pool held fails with `err`; a fresh pool takes the next ones."""
         old = self._pool
         failed = {id(o[0]): o[0] for o in old.owner if o is not None}
-        waiting = [r for r in old.waiting if r.admitted == 0]
-        failed.update({id(r): r for r in old.waiting if r.admitted > 0})
+        failed.update({id(r): r for r in old.waiting})
         for request in failed.values():
             request.future.set_exception(err)
         self._pool = Pool(self.backend, self.params, self.capacity, old.stats)
-        for request in waiting:
-            request.prepared = None
-            self._pool.add(request)
 
 
-def _on_device(device: torch.device) -> contextlib.AbstractContextManager:
-    """`device` as the thread's current CUDA device; nothing on CPU."""
-    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+def _on_device(
+    device: torch.device, stream: torch.cuda.Stream | None
+) -> contextlib.AbstractContextManager:
+    """`device` as the thread's current CUDA device and `stream` its stream; nothing on CPU."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    both = contextlib.ExitStack()
+    both.enter_context(torch.cuda.device(device))
+    both.enter_context(torch.cuda.stream(stream))
+    return both

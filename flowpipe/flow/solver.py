@@ -180,46 +180,55 @@ def pair_change(row_change: torch.Tensor) -> torch.Tensor:
 
 class Cursor:
     """Where each pair of a pool is in the loops of the path, per place (slot) of the pool:
-    pyramid level (counting down to 0, the finest), warp, and the iterations done in the
-    warp. On the host: the torch path steps by it; the Triton path's kernel keeps the same
-    counters on the device (`triton_kernels.next_step`, the same rules)."""
+    pyramid level (counting down to 0, the finest), warp, and the iterations done in the warp,
+    kept as the step of the pool its warp's first iteration is (the torch path iterates every
+    pair in flight at every step). On the host: the torch path steps by it; the Triton path's
+    kernel keeps the same counters on the device (`triton_kernels.next_step`, the same
+    rules)."""
 
     def __init__(self, capacity: int, params: TVL1Params) -> None:
         self.params = params
         self.level = np.zeros(capacity, np.int64)
         self.warp = np.zeros(capacity, np.int64)
-        self.iterations = np.zeros(capacity, np.int64)
+        self.start = np.zeros(capacity, np.int64)
         self.median_due = np.zeros(capacity, bool)  # the next step starts an outer loop
         self.median = params.median_filtering > 1
 
-    def enter(self, slots: np.ndarray, level: int | np.ndarray) -> None:
-        """Pairs at the start of a level (warp 0, the first outer loop next)."""
+    def enter(self, slots: np.ndarray, level: int | np.ndarray, first: int) -> None:
+        """Pairs at the start of a level (warp 0, its first outer loop), iterating from step
+        `first` on."""
         self.level[slots] = level
         self.warp[slots] = 0
-        self.iterations[slots] = 0
+        self.start[slots] = first
         self.median_due[slots] = self.median
 
-    def iterated(self, slots: np.ndarray, converged: np.ndarray) -> np.ndarray:
-        """After one iteration of `slots`, `converged` where it changed u by no more than the
+    def iterated(self, slots: np.ndarray, converged: np.ndarray, now: int) -> np.ndarray:
+        """After iteration `now` of `slots`, `converged` where it changed u by no more than the
         level's threshold: which of them ended their warp (converged, or the last of
         outer x inner iterations); the others that completed an outer loop start the next
         with a median."""
         p = self.params
-        done = self.iterations[slots] + 1
-        self.iterations[slots] = done
+        done = now + 1 - self.start[slots]
         ended = converged | (done >= p.outer_iterations * p.inner_iterations)
         self.median_due[slots] = self.median & ~ended & (done % p.inner_iterations == 0)
         return ended
 
-    def next_warp(self, slots: np.ndarray) -> np.ndarray:
-        """Pairs that ended a warp start the next (its first outer loop); returns which of them
-        ended their level's last warp instead."""
+    def next_warp(self, slots: np.ndarray, now: int) -> np.ndarray:
+        """Pairs that ended a warp at step `now` start the next (its first outer loop);
+        returns which of them ended their level's last warp instead."""
         warp = self.warp[slots] + 1
         level_done = warp >= self.params.warps
         self.warp[slots] = np.where(level_done, self.warp[slots], warp)
-        self.iterations[slots] = 0
+        self.start[slots] = now + 1
         self.median_due[slots] = self.median & ~level_done
         return level_done
+
+    def quiet_until(self, slots: np.ndarray, now: int) -> int:
+        """The first step after `now` at which one of `slots` completes an outer loop (or its
+        last iteration): before it, a step changes nothing for pairs that did not converge."""
+        inner = self.params.inner_iterations
+        done = now + 1 - self.start[slots]
+        return int((self.start[slots] - 1 + (done // inner + 1) * inner).min())
 
 
 # Backends.

@@ -68,6 +68,8 @@ class _Group:
     threshold: float
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    quiet_until: int = 0  # before this step nothing but convergence can happen to its pairs
+    medians: bool = False  # some pair starts an outer loop at the next step
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -104,7 +106,9 @@ class TorchEngine:
         self.cursor = Cursor(capacity, params)
         self.pairs: list[_Pair | None] = [None] * capacity
         self.groups: dict[tuple[int, int], _Group] = {}
+        self.finished: dict[int, torch.Tensor] = {}  # slot -> its flow, until handed back
         self.constants = params.step_constants()
+        self.now = 0  # the step being taken
 
     def prepare(self, i0: torch.Tensor, i1: torch.Tensor) -> _Pyramids:
         """The pyramids of a request's frames [B,1,H,W], built together."""
@@ -129,29 +133,50 @@ class TorchEngine:
         h, w = pyramids.sizes[coarsest]
         u = torch.zeros(len(slots), 2, h, w, device=self.device)
         stats.launch("admit")
-        self._enter(slots, np.full(len(slots), coarsest), u, stats)
+        self._enter(slots, np.full(len(slots), coarsest), u, stats, self.now)
 
-    def step(self, stats: PoolStats) -> list[tuple[int, torch.Tensor]]:
-        """One step of every pair in flight; returns the (slot, flow [2,H,W]) of pairs done."""
+    def step(self, stats: PoolStats) -> np.ndarray:
+        """One step of every pair in flight; returns the slots of the pairs done."""
         entering: list[tuple[np.ndarray, np.ndarray, torch.Tensor]] = []
-        done: list[tuple[int, torch.Tensor]] = []
+        done: list[int] = []
         active = 0
         for group in list(self.groups.values()):
             if len(group) == 0:
                 continue
             active += len(group)
-            self._medians(group, stats)
-            converged = self._iterate(group, stats)
-            ended = self.cursor.iterated(group.slots, converged)
+            if group.medians:
+                self._medians(group, stats)
+            going = self._iterate(group, stats)
+            if self.now < group.quiet_until and bool(going.all()):
+                continue  # every pair goes on with its outer loop
+            ended = self.cursor.iterated(group.slots, ~going.cpu().numpy(), self.now)
             self._after_warps(group, np.flatnonzero(ended), entering, done, stats)
+            self._plan(group, self.now)
         for slots, levels, u in entering:
-            self._enter(slots, levels, u, stats)
+            self._enter(slots, levels, u, stats, self.now + 1)
         stats.step(active, active)
-        return done
+        self.now += 1
+        return np.array(done, np.int64)
+
+    def _plan(self, group: _Group, completed: int) -> None:
+        """When the group's pairs next need more than an iteration, after step `completed`."""
+        if len(group):
+            group.quiet_until = self.cursor.quiet_until(group.slots, completed)
+            group.medians = bool(self.cursor.median_due[group.slots].any())
+
+    def hand_back(
+        self, slots: np.ndarray, destinations: list[torch.Tensor], stats: PoolStats
+    ) -> None:
+        """The finished pairs' flows copied out."""
+        for slot, destination in zip(slots, destinations, strict=True):
+            destination.copy_(self.finished.pop(int(slot)))
+        stats.launch("finish", len(slots))
 
     def _medians(self, group: _Group, stats: PoolStats) -> None:
         """The median of the pairs of `group` that start an outer loop."""
         rows = np.flatnonzero(self.cursor.median_due[group.slots])
+        group.medians = False
+        self.cursor.median_due[group.slots[rows]] = False
         if len(rows) == 0:
             return
         stats.launch("median")
@@ -162,21 +187,20 @@ class TorchEngine:
         index = torch.from_numpy(rows).to(self.device)
         u.index_copy_(0, index, self.kernels.median(u.index_select(0, index), ksize))
 
-    def _iterate(self, group: _Group, stats: PoolStats) -> np.ndarray:
-        """One iteration of every pair of the group; which of them converged."""
+    def _iterate(self, group: _Group, stats: PoolStats) -> torch.Tensor:
+        """One iteration of every pair of the group; which of them go on (did not converge)."""
         stats.launch("iteration")
         t = group.tensors
         args = (t["u"], t["px"], t["py"], t["grad"], t["rho"], t["inv"], *self.constants)
         t["u"], t["px"], t["py"], row_change = self.kernels.iteration(*args)
-        going = pair_change(row_change) > group.threshold
-        return ~going.cpu().numpy()
+        return pair_change(row_change) > group.threshold
 
     def _after_warps(
         self,
         group: _Group,
         rows: np.ndarray,
         entering: list[tuple[np.ndarray, np.ndarray, torch.Tensor]],
-        done: list[tuple[int, torch.Tensor]],
+        done: list[int],
         stats: PoolStats,
     ) -> None:
         """Pairs of `group` (rows) that ended a warp: the next warp's constants, or out of the
@@ -184,7 +208,7 @@ class TorchEngine:
         if len(rows) == 0:
             return
         slots = group.slots[rows]
-        level_done = self.cursor.next_warp(slots)
+        level_done = self.cursor.next_warp(slots, self.now)
         self._consts(group, rows[~level_done], stats)
         leaving = rows[level_done]
         if len(leaving) == 0:
@@ -194,8 +218,9 @@ class TorchEngine:
         finished = levels < 0
         for k in np.flatnonzero(finished):
             slot = int(group.slots[leaving[k]])
-            done.append((slot, u[k]))
+            self.finished[slot] = u[k]
             self.pairs[slot] = None
+            done.append(slot)
         going_on = np.flatnonzero(~finished)
         sizes = [self.pairs[group.slots[leaving[k]]].sizes[levels[k]] for k in going_on]
         for size in dict.fromkeys(sizes):  # pairs of different frames may part here
@@ -223,12 +248,17 @@ class TorchEngine:
             t[name].index_copy_(0, index, value)
 
     def _enter(
-        self, slots: np.ndarray, levels: np.ndarray, u: torch.Tensor, stats: PoolStats
+        self,
+        slots: np.ndarray,
+        levels: np.ndarray,
+        u: torch.Tensor,
+        stats: PoolStats,
+        first: int,
     ) -> None:
-        """Pairs (all of one level size) start a level with flow u: duals 0, the level's
-        images, the first warp's constants; into their size's group."""
-        first = self.pairs[slots[0]]
-        size = first.sizes[levels[0]]
+        """Pairs (all of one level size) start a level with flow u, iterating from step
+        `first` on: duals 0, the level's images, the first warp's constants; into their size's
+        group."""
+        size = self.pairs[slots[0]].sizes[levels[0]]
         group = self.groups.get(size)
         if group is None:
             h, w = size
@@ -243,5 +273,6 @@ class TorchEngine:
         consts = self.kernels.consts(i0, rows["image"], u, group.grid, self.params.interpolation)
         rows.update(zip(CONSTS, (c.contiguous() for c in consts), strict=True))
         stats.launch("warp")
-        self.cursor.enter(slots, levels)
+        self.cursor.enter(slots, levels, first)
         group.add(slots, rows)
+        self._plan(group, first - 1)

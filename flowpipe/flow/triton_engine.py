@@ -54,8 +54,23 @@ class _Prepared:
     offsets: list[int]
 
 
-def _padded(n: int, multiple: int) -> int:
+def _padded(n: int, multiple: int = 4) -> int:
+    """n rounded up: int32 arrays of a multiple of 4 keep the next one 16-byte aligned (the
+    kernel, compiled for aligned pointers, launches with every such view)."""
     return -(-n // multiple) * multiple
+
+
+def _pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[slice]]:
+    """Arrays as one int32 array (each from a 16-byte boundary), and where each lies."""
+    words = [np.ascontiguousarray(a).reshape(-1).view(np.int32) for a in arrays]
+    places, at = [], 0
+    for w in words:
+        places.append(slice(at, at + len(w)))
+        at += _padded(len(w))
+    packed = np.zeros(at, np.int32)
+    for w, place in zip(words, places, strict=True):
+        packed[place] = w
+    return packed, places
 
 
 class TritonEngine:
@@ -64,11 +79,12 @@ class TritonEngine:
     def __init__(
         self, device: torch.device, params: TVL1Params, capacity: int, settings: TritonSettings
     ) -> None:
-        from flowpipe.flow.triton_kernels import step
+        from flowpipe.flow.triton_kernels import hand_back, step
 
         self.device, self.params, self.settings = device, params, settings
         self.capacity = capacity
         self.kernel = Launcher(step)
+        self.copier = Launcher(hand_back)
         self.ksize = params.median_filtering if params.median_filtering > 1 else 0
         # The host's copies of what the next launch reads, per slot.
         self.records = np.zeros((capacity, 4), np.int32)  # step, iterations, warp, home
@@ -81,14 +97,17 @@ class TritonEngine:
         # Device arenas, grown to the largest frame seen (`_reserve`).
         self.plane = self.row = 0
         self.state = self.consts = self.pyramid = torch.zeros(0, device=device)
-        self.steps = torch.zeros(2, capacity, 4, dtype=torch.int32, device=device)
-        # Rows padded to 16 bytes: every row view is equally aligned, so the kernel compiled
-        # for one launch (specialised on alignment) launches with all of them.
-        self.ring = torch.zeros(3, _padded(capacity, 4), device=device)
-        self.history = torch.zeros(
-            settings.check_every, _padded(capacity, 16), dtype=torch.int8, device=device
-        )
-        self.device_meta: tuple[torch.Tensor, ...] = ()
+        # What the kernel writes and the host reads at a look, in one buffer (one copy): the
+        # records of the last two launches and the steps of a run's launches.
+        records, history = 2 * capacity * 4, settings.check_every * _padded(capacity)
+        self.book = torch.zeros(records + history, dtype=torch.int32, device=device)
+        self.steps = self.book[:records].view(2, capacity, 4)
+        self.history = self.book[records:].view(settings.check_every, _padded(capacity))
+        self.ring = torch.zeros(3, _padded(capacity), device=device)  # change rows
+        # What the host sends before a run, in one buffer (one copy): the records the run
+        # starts from, meta, thresholds, scales and the tile table (`_upload`).
+        self.sent: tuple[torch.Tensor, ...] = ()
+        self.fresh = False  # the next launch reads the records just sent
         self.tiles = torch.zeros(0, 2, dtype=torch.int32, device=device)
         self.launches = 0
         l_t, theta, taut = params.step_constants()
@@ -113,33 +132,35 @@ class TritonEngine:
         """Pairs `rows` of a prepared request into free `slots`: their pyramids copied into
         the slots' rows, their coarsest level requested."""
         h, w = prepared.sizes[0]
-        self._reserve(h * w, prepared.packed.shape[1], stats)
-        index = torch.from_numpy(rows).to(self.device)
+        row = prepared.packed.shape[1]
+        self._reserve(h * w, row, stats)
         into = torch.from_numpy(slots).to(self.device)
-        self.pyramid[into, : prepared.packed.shape[1]] = prepared.packed.index_select(0, index)
-        stats.launch("admit", 4)  # two index copies to the device, a gather, a scatter
+        first = int(rows[0])  # the pool admits a request's pairs in order
+        self.pyramid[:, :row].index_copy_(0, into, prepared.packed[first : first + len(rows)])
+        stats.launch("admit", 2)  # the slots to the device, a copy
         for slot in slots:
             self.layout[slot] = prepared
             self._at_level(slot, len(prepared.sizes) - 1)
             self.records[slot] = (Step.ENTER, 0, 0, 0)
         self.changed = True
 
-    def step(self, stats: PoolStats) -> list[tuple[int, torch.Tensor]]:
+    def step(self, stats: PoolStats) -> np.ndarray:
         """`check_every` launches, then a look: the pool's figures, pairs moved to their next
-        level, finished ones handed back as (slot, flow [2,H,W])."""
+        level; returns the slots of the pairs that finished."""
         occupied = np.flatnonzero(self.level >= 0)
         if len(occupied) == 0:
-            return []
+            return np.zeros(0, np.int64)
         if self.changed:
             self._upload(occupied, stats)
         for k in range(self.settings.check_every):
             self._launch(k)
         stats.launch("step", self.settings.check_every)
-        parity = self.launches % 2
-        self.records = self.steps[parity].cpu().numpy().copy()
-        taken = self.history[:, : self.capacity].cpu().numpy()[:, occupied]
-        stats.launch("read", 2)
+        book = self.book.cpu().numpy()
+        stats.launch("read")
         stats.checks += 1
+        records = book[: self.steps.numel()].reshape(self.steps.shape)
+        self.records = records[self.launches % 2].copy()
+        taken = book[self.steps.numel() :].reshape(self.history.shape)[:, occupied]
         for row in taken:
             stats.step(int(np.isin(row, TAKING_A_STEP).sum()), int((row == Step.ITERATE).sum()))
         idle = occupied[self.records[occupied, 0] == Step.IDLE]
@@ -148,22 +169,33 @@ class TritonEngine:
             self._at_level(slot, self.level[slot] - 1, advance=True)
             self.records[slot, :3] = (Step.ADVANCE, 0, 0)
         self.changed |= len(idle) > 0
-        return self._hand_back(finished, stats)
+        return finished
 
     def _launch(self, k: int) -> None:
         """Launch k of a run: every pair in the tile table takes its next step."""
+        grid, args, constexprs = self.arguments(k)
+        self.kernel(grid, *args, **constexprs)
+        self.fresh = False
+        self.launches += 1
+
+    def arguments(self, k: int) -> tuple[tuple[int], tuple, dict[str, object]]:
+        """The grid, arguments and constexprs of launch k of a run."""
         t = self.launches
         ring = (self.ring[(t - 1) % 3], self.ring[t % 3], self.ring[(t + 1) % 3])
-        records = (self.steps[t % 2], self.steps[(t + 1) % 2])
+        records, meta, thresholds, scales, tiles = self.sent
+        prev = records if self.fresh else self.steps[t % 2]
         args = (
             self.state,
             self.consts,
             self.pyramid,
-            *self.device_meta,
-            *records,
+            meta,
+            thresholds,
+            scales,
+            prev,
+            self.steps[(t + 1) % 2],
             *ring,
             self.history[k],
-            self.tiles,
+            tiles,
             self.capacity,
             self.plane,
             self.row,
@@ -171,9 +203,8 @@ class TritonEngine:
             *self.counts,
         )
         cubic = self.params.interpolation == "bicubic"
-        grid = (len(self.tiles),)
-        self.kernel(grid, *args, BLOCK=self.settings.block, KSIZE=self.ksize, CUBIC=cubic)
-        self.launches += 1
+        constexprs = {"BLOCK": self.settings.block, "KSIZE": self.ksize, "CUBIC": cubic}
+        return (len(tiles),), args, constexprs
 
     def _at_level(self, slot: int, level: int, advance: bool = False) -> None:
         """The slot's pair at `level` of its pyramid (from the coarser one if `advance`)."""
@@ -186,37 +217,47 @@ class TritonEngine:
         self.scales[slot] = (ch / h, cw / w)
 
     def _upload(self, occupied: np.ndarray, stats: PoolStats) -> None:
-        """The host's changes to the device before a run: records, meta, the tile table."""
-        self.steps[self.launches % 2].copy_(torch.from_numpy(self.records))
-        self.device_meta = tuple(
-            torch.from_numpy(a).to(self.device) for a in (self.meta, self.thresholds, self.scales)
-        )
+        """The host's changes before a run, in one copy: the records the run starts from,
+        meta, thresholds, scales, and the tile table (the pairs' tiles at their level size)."""
         hw = self.meta[occupied, 0].astype(np.int64) * self.meta[occupied, 1]
         counts = -(-hw // self.settings.block)
         slots = np.repeat(occupied, counts)
         tiles = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         table = np.stack([slots, tiles], axis=1).astype(np.int32)
-        self.tiles = torch.from_numpy(table).to(self.device)
-        stats.launch("upload", 5)
+        arrays = [self.records, self.meta, self.thresholds, self.scales, table]
+        packed, places = _pack(arrays)
+        sent = torch.from_numpy(packed).to(self.device)
+        views = [sent[place] for place in places]
+        self.sent = (
+            views[0].view(self.capacity, 4),
+            views[1],
+            views[2].view(torch.float32),
+            views[3].view(torch.float64),
+            views[4].view(-1, 2),
+        )
+        self.fresh = True
+        stats.launch("upload")
         self.changed = False
 
-    def _hand_back(self, slots: np.ndarray, stats: PoolStats) -> list[tuple[int, torch.Tensor]]:
-        """The flows of finished pairs (their finest level's u, in their home set); their
-        slots freed."""
-        if len(slots) == 0:
-            return []
-        homes = torch.from_numpy(self.records[slots, 3].astype(np.int64)).to(self.device)
-        index = torch.from_numpy(slots).to(self.device)
-        flows = self.state[homes, index, :2]
-        stats.launch("finish", 3 + len(slots))  # two index copies, a gather, a copy per pair
-        out = []
-        for k, slot in enumerate(slots):
-            h, w = self.meta[slot, :2]
-            out.append((int(slot), flows[k, :, : h * w].reshape(2, h, w)))
-            self.level[slot] = -1
+    def hand_back(
+        self, slots: np.ndarray, destinations: list[torch.Tensor], stats: PoolStats
+    ) -> None:
+        """The finished pairs' flows (their finest level's u, in their home set) into their
+        destinations, in one launch; their slots freed."""
+        table = np.zeros((len(slots), 4), np.int64)
+        table[:, 0] = slots
+        table[:, 1] = self.records[slots, 3]
+        table[:, 2] = [d.data_ptr() for d in destinations]
+        table[:, 3] = self.meta[slots, 0].astype(np.int64) * self.meta[slots, 1]
+        block = self.settings.block
+        grid = (-(-int(table[:, 3].max()) // block), len(slots))
+        sent = torch.from_numpy(table).to(self.device)
+        self.copier(grid, self.state, sent, self.capacity, self.plane, BLOCK=block)
+        stats.launch("finish", 2)  # the table to the device, a launch
+        self.level[slots] = -1
+        for slot in slots:
             self.layout[slot] = None
         self.changed = True
-        return out
 
     def _reserve(self, plane: int, row: int, stats: PoolStats) -> None:
         """Arenas large enough for a frame of `plane` pixels and a pyramid row of `row`."""

@@ -19,7 +19,8 @@ A launch reads each pair's state from one of its two buffer sets and writes the 
 program reads what another writes); the pair's `home` says which holds its latest state. The
 per-pair records (step, iterations, warp, home) are double-buffered the same way, written by
 the pair's first program, and so are the change rows (a ring of three: previous, current,
-next). The host looks at the records every `check_every` launches (`triton_engine`).
+next). The host looks at the records every `check_every` launches (`triton_engine`);
+`hand_back` copies the flows of pairs that finished to their callers' tensors.
 """
 
 from __future__ import annotations
@@ -236,8 +237,8 @@ def step(
     rho, inv), pyramid rows of `row` floats (per level I0, I1, dI1/dx, dI1/dy), meta (h, w,
     the level's offset in the pyramid row, the coarser level's h and w), thresholds, scales
     (float64 steps of the upsampling along y and x), step records (step, iterations, warp,
-    home) read from prev_steps and written to next_steps, change rows, history (the step,
-    int8, for the host's figures)."""
+    home) read from prev_steps and written to next_steps, change rows, history (the step, for
+    the host's figures)."""
     slot = tl.load(tiles + 2 * tl.program_id(0)).to(tl.int64)
     tile = tl.load(tiles + 2 * tl.program_id(0) + 1)
     kind = tl.load(prev_steps + 4 * slot)
@@ -258,7 +259,7 @@ def step(
     tl.store(next_steps + 4 * slot + 2, warp, mask=first)
     tl.store(next_steps + 4 * slot + 3, tl.where(writes, 1 - home, home), mask=first)
     tl.store(next_row + slot, 0.0, mask=first)
-    tl.store(history + slot, now.to(tl.int8), mask=first)
+    tl.store(history + slot, now, mask=first)
     height = tl.load(meta + 5 * slot)
     width = tl.load(meta + 5 * slot + 1)
     hw = height * width
@@ -320,3 +321,20 @@ def step(
         if KSIZE > 1:
             if now == WARP:
                 median_tile(src, dst, plane, offs, mask, x, y, height, width, KSIZE)
+
+
+@triton.jit(do_not_specialize=["slots", "plane"])
+def hand_back(state, table, slots, plane, BLOCK: tl.constexpr):
+    """Finished pairs' flows out of the state arena, BLOCK pixels of pair program_id(1) per
+    program: table rows (slot, home, address of a contiguous float32 [2,H,W] destination,
+    H*W), int64."""
+    row = table + 4 * tl.program_id(1)
+    slot = tl.load(row)
+    home = tl.load(row + 1)
+    dst = tl.load(row + 2).to(tl.pointer_type(tl.float32), bitcast=True)
+    hw = tl.load(row + 3)
+    src = state + (home * slots + slot) * 6 * plane
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < hw
+    tl.store(dst + offs, tl.load(src + offs, mask=mask), mask=mask)
+    tl.store(dst + hw + offs, tl.load(src + plane + offs, mask=mask), mask=mask)
