@@ -25,8 +25,8 @@ step() {  # name, timeout (s), command...
 }
 case_step() {
   case $1 in
-    sweep) step sweep 300 python3 benchmarks/triton_sweep.py --data "$DATA" --steps 1 \
-             --blocks 256 --large 256,512 --resident 25000 ;;
+    sweep) step sweep 300 python3 benchmarks/triton_sweep.py --data "$DATA" --blocks 256 \
+             --check-every 8 --large 256,512 ;;
     tvl1) step tvl1 150 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" ;;
     extract) step extract 240 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
                --max-frames 300 --copies 4 --tiny-videos 0 ;;

@@ -12,7 +12,6 @@ object. CPU is enough: rounding is rounding.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -25,14 +24,7 @@ from flowpipe.bench.tvl1 import MIDDLEBURY
 from flowpipe.flow import preset
 from flowpipe.flow.frames import to_gray_batch
 from flowpipe.flow.ops import median_filter
-from flowpipe.flow.solver import (
-    Backend,
-    Kernels,
-    _iterate_warp,
-    _solve,
-    tvl1_iteration,
-    warp_consts,
-)
+from flowpipe.flow.solver import Backend, Kernels, solve_batch, tvl1_iteration, warp_consts
 from flowpipe.io import read_flo
 
 VARIANTS = {
@@ -61,14 +53,11 @@ def solve(
     prev: np.ndarray, nxt: np.ndarray, constants: torch.dtype | None, state: torch.dtype | None
 ) -> np.ndarray:
     """The torch path's flow [H, W, 2] with the stored values rounded as asked."""
-    kernels = Kernels(rounded(tvl1_iteration, state, 3), median_filter)
-    backend = Backend(
-        rounded(warp_consts, constants, 3), functools.partial(_iterate_warp, kernels=kernels)
-    )
     cpu = torch.device("cpu")
+    consts = rounded(warp_consts, constants, 3)
+    backend = Backend(cpu, Kernels(rounded(tvl1_iteration, state, 3), median_filter, consts))
     i0, i1 = (to_gray_batch(f, "frame", cpu) for f in (prev, nxt))
-    with torch.no_grad():
-        return _solve(i0, i1, preset("opencv"), backend)[0].permute(1, 2, 0).numpy()
+    return solve_batch(i0, i1, preset("opencv"), backend)[0].permute(1, 2, 0).numpy()
 
 
 def main() -> None:

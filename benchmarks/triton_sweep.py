@@ -1,10 +1,12 @@
 """Tuning sweep of the Triton TV-L1 backend on a GPU (a developer tool, not `flowpipe bench`).
 
-Times batches of 340x256 pairs through the torch path and the Triton path for each fused
-step count and block size, with each variant's mean difference to the torch flow, then the
-best variant at larger batches, launched through the JIT every time, with float16 warp
-constants, with small pyramid levels run resident (one launch per warp) and with CUDA
-graphs, and a kernel-time profile. Prints one JSON object.
+Times batches of 340x256 pairs through the torch path and the Triton path for each block size
+and look interval (`TritonSettings`), with each setting's mean difference to the torch flow,
+then the best setting at larger batches, a stream of pairs through a pool (continuous
+batching, `FlowPool`) with its figures, the cost of one launch through the JIT and through the
+compiled kernel, and a kernel-time profile. Prints one JSON object. The variants measured
+before (fused steps, resident warps, CUDA graphs, float16 constants) are recorded in
+docs/engine.md and kept at the git tag `triton-variants`.
 
     python benchmarks/triton_sweep.py --data ../shared/data > sweep.json
 """
@@ -12,14 +14,10 @@ graphs, and a kernel-time profile. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cv2
@@ -28,8 +26,10 @@ import torch
 import triton
 
 from flowpipe.bench.tvl1 import video_frames
-from flowpipe.flow import preset, triton_warp, tvl1_flow
-from flowpipe.flow import triton_backend as backend
+from flowpipe.flow import preset
+from flowpipe.flow.pool import FlowPool, PoolStats
+from flowpipe.flow.solver import select_backend, solve_batch
+from flowpipe.flow.triton_backend import TritonSettings
 
 CLIPS = {"sample": "videos/sample_340x256.mp4", "ucf101": "videos/v_ApplyEyeMakeup_g01_c01.avi"}
 SIZE = (340, 256)
@@ -37,26 +37,26 @@ REPEATS = 3
 
 
 def clip(data: Path, name: str, count: int) -> torch.Tensor:
-    """`count` gray frames of a shared clip at 340x256, on the GPU."""
+    """`count` gray frames of a shared clip at 340x256, on the GPU, as float32 [N,1,H,W]."""
     frames = video_frames(data / CLIPS[name], count)
     frames = np.stack([cv2.resize(f, SIZE, interpolation=cv2.INTER_AREA) for f in frames])
-    return torch.from_numpy(frames).cuda()
+    return torch.from_numpy(frames).cuda().float().unsqueeze(1)
 
 
-def timed(frames: torch.Tensor, batch: int, backend_name: str) -> tuple[float, torch.Tensor]:
+def timed(
+    frames: torch.Tensor, batch: int, backend_name: str, settings: TritonSettings | None = None
+) -> tuple[float, torch.Tensor]:
     """pairs/s of the best of REPEATS calls on `batch` pairs (after a warm-up call), and the
-    flow."""
+    flow; the Triton path with `settings` (its defaults if None), the torch path eager."""
     params = preset("opencv")
     prev, nxt = frames[:batch], frames[1 : batch + 1]
-    solve = functools.partial(
-        tvl1_flow, params=params, device="cuda", backend=backend_name, compile=False
-    )  # the Triton path compiles nothing; torch: eager
-    flow = solve(prev, nxt)
+    kernels = select_backend(frames.device, backend_name, False, settings)
+    flow = solve_batch(prev, nxt, params, kernels)
     best = float("inf")
     for _ in range(REPEATS):
         torch.cuda.synchronize()
         start = time.perf_counter()
-        solve(prev, nxt)
+        solve_batch(prev, nxt, params, kernels)
         torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return batch / best, flow
@@ -69,16 +69,13 @@ def log(message: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--steps", default="1,2,3")
-    parser.add_argument("--blocks", default="256,512,1024")
+    parser.add_argument("--blocks", default="128,256,512")
+    parser.add_argument("--check-every", default="4,8,16")
     parser.add_argument("--large", default="256,512")
-    parser.add_argument(
-        "--resident",
-        default="6000,25000,100000",
-        help="RESIDENT_PIXELS thresholds to time (pyramid levels run resident)",
-    )
+    parser.add_argument("--stream", type=int, default=1024, help="pairs streamed through a pool")
+    parser.add_argument("--pool", type=int, default=256, help="the streaming pool's capacity")
     args = parser.parse_args()
-    largest = max([128, *map(int, args.large.split(","))])
+    largest = max([128, args.stream, *map(int, args.large.split(","))])
     clips = {name: clip(args.data, name, largest + 1) for name in CLIPS}
     out: dict[str, Any] = {
         "gpu": torch.cuda.get_device_name(),
@@ -91,13 +88,13 @@ def main() -> None:
     out["torch_eager_batch128_sample"] = speed
     log(f"torch path (eager): {speed:.1f} pairs/s")
     variants = []
-    for steps in map(int, args.steps.split(",")):
-        for block in map(int, args.blocks.split(",")):
-            backend.FUSED_STEPS, backend.BLOCK = steps, block
-            speed, flow = timed(clips["sample"], 128, "triton")
+    for block in map(int, args.blocks.split(",")):
+        for check_every in map(int, args.check_every.split(",")):
+            settings = TritonSettings(block=block, check_every=check_every)
+            speed, flow = timed(clips["sample"], 128, "triton", settings)
             row = {
-                "steps": steps,
                 "block": block,
+                "check_every": check_every,
                 "sample_batch128": speed,
                 "mean_diff_to_torch": (flow - ref).abs().mean().item(),
             }
@@ -105,157 +102,103 @@ def main() -> None:
             log(json.dumps(row))
     out["variants"] = variants
     best = max(variants, key=lambda r: r["sample_batch128"])
-    backend.FUSED_STEPS, backend.BLOCK = best["steps"], best["block"]
+    settings = TritonSettings(block=best["block"], check_every=best["check_every"])
     out["best"] = dict(best)
     for name, frames in clips.items():
         for batch in [128, *map(int, args.large.split(","))]:
             torch.cuda.reset_peak_memory_stats()
-            speed, _ = timed(frames, batch, "triton")
+            speed, _ = timed(frames, batch, "triton", settings)
             out["best"][f"{name}_batch{batch}"] = speed
             out["best"][f"{name}_batch{batch}_peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             log(f"best on {name} batch {batch}: {speed:.1f} pairs/s")
-    out["jit_launch"] = jit_launch_speeds(clips)
-    out["half_constants"] = half_constant_speeds(clips, ref)
-    out["resident"] = resident_speeds(clips, ref, map(int, args.resident.split(",")))
-    fastest = max(out["resident"], key=lambda r: r["sample_batch128"] + r["ucf101_batch128"])
-    out["cuda_graphs"] = [graph_speeds(clips, pixels) for pixels in (0, fastest["resident_pixels"])]
+    out["stream"] = {
+        name: streamed(frames[: args.stream + 1], args.pool, settings)
+        for name, frames in clips.items()
+    }
+    log(json.dumps(out["stream"]))
     out["profile"] = kernel_profile(clips["sample"])
     print(json.dumps(out, indent=2))
 
 
-@contextlib.contextmanager
-def setting(module: ModuleType, **values: object) -> Iterator[None]:
-    """Module constants set to `values` for the block, restored after it."""
-    saved = {name: getattr(module, name) for name in values}
-    for name, value in values.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(module, name, value)
+def streamed(
+    frames: torch.Tensor, capacity: int, settings: TritonSettings, chunk: int = 64
+) -> dict[str, Any]:
+    """pairs/s of every pair of `frames` through a pool of `capacity` places, submitted in
+    chunks of `chunk` pairs (the flow service's way), after a warm-up; the pool's figures."""
+    prev, nxt = frames[:-1, 0].byte().cpu(), frames[1:, 0].byte().cpu()
+    params = preset("opencv")
+    with FlowPool(frames.device, params, capacity, backend="triton", triton=settings) as pool:
+        pool.submit(prev[:chunk], nxt[:chunk]).result()
+        before = pool.stats
+        start = time.perf_counter()
+        futures = [
+            pool.submit(prev[lo : lo + chunk], nxt[lo : lo + chunk])
+            for lo in range(0, len(prev), chunk)
+        ]
+        for future in futures:
+            future.result()
+        seconds = time.perf_counter() - start
+        after = pool.stats
+    figures = _difference(after, before).as_dict()
+    return {"pairs": len(prev), "capacity": capacity, "pairs_per_s": len(prev) / seconds, **figures}
 
 
-def variant_row(
-    clips: dict[str, torch.Tensor], against: torch.Tensor, label: dict[str, float]
-) -> dict[str, float]:
-    """The backend as set now: pairs/s at batch 128 per clip, and the mean and largest
-    difference of the sample clip's flow to `against`; logged, after `label`."""
-    row = dict(label)
-    for name, frames in clips.items():
-        speed, flow = timed(frames, 128, "triton")
-        row[f"{name}_batch128"] = speed
-        if name == "sample":
-            row["mean_diff"] = (flow - against).abs().mean().item()
-            row["max_diff"] = (flow - against).abs().max().item()
-    log(json.dumps(row))
-    return row
-
-
-def jit_launch_speeds(clips: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Launched through Triton's JIT every time (FAST_LAUNCH off), against the flow of fast
-    launches (expected: the same)."""
-    _, fast = timed(clips["sample"], 128, "triton")
-    with setting(backend, FAST_LAUNCH=False):
-        return variant_row(clips, fast, {})
-
-
-def half_constant_speeds(clips: dict[str, torch.Tensor], ref: torch.Tensor) -> dict[str, float]:
-    """The warp's constants stored as float16, against the torch path's flow."""
-    with setting(triton_warp, HALF_CONSTANTS=True):
-        return variant_row(clips, ref, {})
-
-
-def resident_speeds(
-    clips: dict[str, torch.Tensor], ref: torch.Tensor, thresholds: Iterable[int]
-) -> list[dict[str, float]]:
-    """Pyramid levels of at most each threshold's pixels run as one resident launch per warp,
-    against the torch path's flow."""
-    rows = []
-    for threshold in thresholds:
-        with setting(backend, RESIDENT_PIXELS=threshold):
-            rows.append(variant_row(clips, ref, {"resident_pixels": threshold}))
-    return rows
-
-
-def graph_speeds(clips: dict[str, torch.Tensor], resident: int) -> dict[str, float]:
-    """CUDA graphs for the stable tail, levels of at most `resident` pixels run resident,
-    against the flow without graphs (the same launches: expected the same)."""
-    with setting(backend, RESIDENT_PIXELS=resident):
-        _, plain = timed(clips["sample"], 128, "triton")
-        with setting(backend, CUDA_GRAPHS=True):
-            return variant_row(clips, plain, {"resident_pixels": resident})
-
-
-def launch_overhead(pairs: int = 128, launches: int = 2000) -> dict[str, float]:
-    """Microseconds per launch of the iteration kernel when every pair has converged (the
-    programs exit at once): host time to issue, and wall time with the GPU included."""
-    from flowpipe.flow.triton_codegen import iteration_kernel
-
-    h, w = SIZE[1], SIZE[0]
-    state = [torch.zeros(pairs, 2, h, w, device="cuda") for _ in range(6)]
-    consts = [torch.zeros(pairs, c, h, w, device="cuda") for c in (2, 1, 1)]
-    rows = torch.zeros(3, 1, pairs, device="cuda")  # every change 0: all pairs converged
-    home = torch.zeros(pairs, dtype=torch.int32, device="cuda")
-    ids = torch.arange(pairs, dtype=torch.int32, device="cuda")
-    kernel = iteration_kernel(1, 1)
-    grid = (-(-h * w // backend.BLOCK), pairs)
-
-    def launch() -> None:
-        kernel[grid](
-            *state,
-            *consts,
-            ids,
-            rows[0],
-            rows[1],
-            rows[2],
-            home,
-            1,
-            pairs,
-            1.0,
-            h,
-            w,
-            0.045,
-            0.3,
-            0.83,
-            BLOCK=backend.BLOCK,
-        )
-
-    args = (
-        *state,
-        *consts,
-        ids,
-        rows[0],
-        rows[1],
-        rows[2],
-        home,
-        1,
-        pairs,
-        1.0,
-        h,
-        w,
-        0.045,
-        0.3,
-        0.83,
+def _difference(after: PoolStats, before: PoolStats) -> PoolStats:
+    """The figures of what a pool did between two copies of its stats."""
+    return PoolStats(
+        after.capacity,
+        after.pairs - before.pairs,
+        after.steps - before.steps,
+        after.active - before.active,
+        after.iterating - before.iterating,
+        after.checks - before.checks,
+        after.launches - before.launches,
     )
-    compiled = kernel[grid](*args, BLOCK=backend.BLOCK)
+
+
+def launch_overhead(
+    pairs: int = 128, launches: int = 2000, device: str = "cuda", size: tuple[int, int] = SIZE
+) -> dict[str, float]:
+    """Microseconds per launch of the step kernel when every pair of a full pool is idle (the
+    programs exit at once): host time to issue, and wall time with the GPU included, through
+    the JIT and through the compiled kernel. Drives the engine's internals (a probe)."""
+    from flowpipe.flow.triton_engine import Step, TritonEngine
+    from flowpipe.flow.triton_kernels import step
+
+    device = torch.device(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    params = preset("opencv")
+    engine = TritonEngine(device, params, pairs, TritonSettings())
+    stats = PoolStats(pairs)
+    zeros = torch.zeros(pairs, 1, size[1], size[0], device=device)
+    engine.admit(np.arange(pairs), engine.prepare(zeros, zeros), np.arange(pairs), stats)
+    engine.step(stats)  # compiled, tile table made
+    engine.records[:, 0] = Step.IDLE
+    engine.changed = True
+    engine._upload(np.arange(pairs), stats)
+
+    def jit() -> None:  # what the engine's launcher does on its first launch, every time
+        grid, args, constexprs = engine.arguments(0)
+        step[grid](*args, **constexprs)
+        engine.launches += 1
+
     result = {}
-    runners = {"jit": launch, "compiled": lambda: compiled[(*grid, 1)](*args, backend.BLOCK)}
-    for name, run in runners.items():
+    for name, run in {"jit": jit, "compiled": lambda: engine._launch(0)}.items():
         try:
             run()
         except Exception as err:  # noqa: BLE001 (a probe of Triton's internals)
             result[f"{name}_error"] = repr(err)[:300]
             continue
-        torch.cuda.synchronize()
+        sync()
         start = time.perf_counter()
         for _ in range(launches):
             run()
         issued = time.perf_counter() - start
-        torch.cuda.synchronize()
+        sync()
         done = time.perf_counter() - start
         result[f"{name}_host_issue"] = 1e6 * issued / launches
         result[f"{name}_wall"] = 1e6 * done / launches
+    result["compiled_refused"] = engine.kernel.refused
     return result
 
 
@@ -263,8 +206,9 @@ def kernel_profile(frames: torch.Tensor) -> list[dict[str, Any]]:
     """GPU time per kernel name of one 128-pair call, the largest first."""
     from torch.profiler import ProfilerActivity, profile
 
+    kernels = select_backend(frames.device, "triton", False)
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        tvl1_flow(frames[:128], frames[1:129], params=preset("opencv"), device="cuda")
+        solve_batch(frames[:128], frames[1:129], preset("opencv"), kernels)
         torch.cuda.synchronize()
     rows = sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:12]
     return [{"name": e.key[:60], "calls": e.count, "ms": e.device_time_total / 1e3} for e in rows]

@@ -7,6 +7,7 @@ error of both against ground truth (synthetic pairs, and the Middlebury pairs wh
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -20,8 +21,9 @@ import torch
 from flowpipe import __version__
 from flowpipe.flow import TVL1Params, tvl1_flow
 from flowpipe.flow import preset as preset_params
-from flowpipe.flow.frames import resolve_device
-from flowpipe.flow.solver import resolve_backend
+from flowpipe.flow.frames import resolve_device, to_gray_batch
+from flowpipe.flow.pool import FlowPool, solve_all
+from flowpipe.flow.solver import resolve_backend, select_backend
 from flowpipe.io import endpoint_error, read_flo
 from flowpipe.synth import MOTION_CLASSES, render_video
 
@@ -43,6 +45,10 @@ STAGE_KERNELS = {
 TIMED_CALLS_PER_BATCH = 8
 CUDA_TIMED_CALLS = 2
 OPENCV_PAIRS = 8
+# Continuous batching's figures: a stream of this many pools' worth of pairs, submitted in
+# chunks of a quarter of the pool (as the videos of a flow service submit theirs).
+STREAM_POOLS = 2
+STREAM_CHUNKS_PER_POOL = 4
 
 
 def find_data_dir(data: str | None) -> Path | None:
@@ -197,7 +203,8 @@ def run_tvl1_benchmark(
     pairs = max(pairs, *batches)
     if dev.type == "cuda":
         pairs = max(pairs, CUDA_TIMED_CALLS * max(batches))
-    frames, source = _bench_frames(data_dir, size, pairs + 1, quick)
+    streamed = STREAM_POOLS * max(batches)
+    frames, source = _bench_frames(data_dir, size, max(pairs, streamed) + 1, quick)
     result: dict[str, Any] = {
         "benchmark": "tvl1",
         "flowpipe_version": __version__,
@@ -209,6 +216,7 @@ def run_tvl1_benchmark(
         "frames": {"source": source, "size": [frames.shape[2], frames.shape[1]], "pairs": pairs},
         "backend": resolve_backend(dev, backend),
         "flowpipe": _speed(frames, batches, params, dev, pairs, backend),
+        "pool": pool_figures(frames[: streamed + 1], max(batches), params, dev, backend),
     }
     if dev.type == "cuda":
         result.update(_cuda_extras(frames, data_dir, params, dev, batches, pairs, backend))
@@ -235,12 +243,9 @@ def _cuda_extras(
     top = max(batches)
     extras: dict[str, Any] = {"stages_ms": stage_times(frames[: top + 1], params, dev, backend)}
     if resolve_backend(dev, backend) == "triton":
-        from flowpipe.flow import triton_backend
+        from flowpipe.flow.triton_backend import default_settings
 
-        extras["triton"] = {
-            "fused_steps": triton_backend.FUSED_STEPS,
-            "block": triton_backend.BLOCK,
-        }
+        extras["triton"] = dataclasses.asdict(default_settings())
         torch_speed = _speed(frames, [top], params, dev, pairs, "torch")
         extras["torch_path"] = {f"batch_{top}_pairs_per_s": torch_speed[f"batch_{top}_pairs_per_s"]}
     ucf = data_dir / UCF_VIDEO if data_dir is not None else None
@@ -248,8 +253,35 @@ def _cuda_extras(
         real = video_frames(ucf, pairs + 1)
         real = np.stack([cv2.resize(f, BENCH_SIZE, interpolation=cv2.INTER_AREA) for f in real])
         speed = _speed(real, [top], params, dev, pairs, backend)
-        extras["ucf101_340x256"] = {"source": UCF_VIDEO, **speed}
+        pool = pool_figures(real[: STREAM_POOLS * top + 1], top, params, dev, backend)
+        extras["ucf101_340x256"] = {"source": UCF_VIDEO, **speed, "pool": pool}
     return extras
+
+
+def pool_figures(
+    frames: np.ndarray, capacity: int, params: TVL1Params, dev: torch.device, backend: str
+) -> dict[str, Any]:
+    """Continuous batching's device-independent figures (`PoolStats`: launches per pair, the
+    pool's mean share taking a step and iterating): `batch`, the first `capacity` pairs as one
+    tvl1_flow call (a pool of their number, nothing refilled); `stream`, every pair of
+    `frames` through a pool of `capacity` places fed in chunks, with its pairs/s."""
+    gray = [to_gray_batch(f, "frames", dev) for f in (frames[:capacity], frames[1 : capacity + 1])]
+    _, stats = solve_all(*gray, params, select_backend(dev, backend), stats=True)
+    prev, nxt = torch.from_numpy(frames[:-1]), torch.from_numpy(frames[1:])
+    chunk = max(1, capacity // STREAM_CHUNKS_PER_POOL)
+    with FlowPool(dev, params, capacity, backend) as pool:
+        start = time.perf_counter()
+        futures = [
+            pool.submit(prev[lo : lo + chunk], nxt[lo : lo + chunk])
+            for lo in range(0, len(prev), chunk)
+        ]
+        for future in futures:
+            future.result()
+        seconds = time.perf_counter() - start
+        streamed = pool.stats.as_dict()
+    _progress(f"{backend} pool of {capacity}: {len(prev) / seconds:.2f} pairs/s streamed")
+    stream = {"pairs_per_s": len(prev) / seconds, "chunk": chunk, **streamed}
+    return {"batch": stats.as_dict(), "stream": stream}
 
 
 def stage_times(
@@ -267,9 +299,8 @@ def stage_times(
     stages = dict.fromkeys((*STAGE_KERNELS, "other"), 0.0)
     for event in prof.key_averages():
         name = event.key.lower()
-        stage = next(
-            (s for s, parts in STAGE_KERNELS.items() if any(p in name for p in parts)), "other"
-        )
+        matches = (s for s, parts in STAGE_KERNELS.items() if any(p in name for p in parts))
+        stage = next(matches, "other")
         stages[stage] += event.device_time_total / 1e3
     return {"pairs": len(frames) - 1, **stages}
 

@@ -16,14 +16,6 @@ import triton.language as tl
 
 from flowpipe.flow.ops import FLT_EPSILON, REMAP_SUBPIXEL_STEPS
 
-BLOCK = 256
-# Store the constants as float16: the iterations read 8 bytes of them per pixel instead of 16.
-# With them (and the flow and duals) rounded to float16 the Middlebury AEE moved by at most
-# 0.0006 px, the flow by 0.008-0.016 px mean (benchmarks/half_storage.py). Off until timed on
-# a GPU (benchmarks/triton_sweep.py times it). 1/|grad|^2 is capped at float16's largest value
-# there: a step only differs when |rho| < l_t / 65504.
-HALF_CONSTANTS = False
-
 
 @triton.jit
 def _round_even(v):
@@ -57,10 +49,12 @@ def _tap(ptr, xi, yi, width, height, mask):
 @triton.jit
 def _row(ptr, x0, yi, width, height, mask, w0, w1, w2, w3):
     """One row of a bicubic sample: taps x0 - 1 .. x0 + 2 weighted along x."""
-    return (_tap(ptr, x0 - 1, yi, width, height, mask) * w0
-            + _tap(ptr, x0, yi, width, height, mask) * w1
-            + _tap(ptr, x0 + 1, yi, width, height, mask) * w2
-            + _tap(ptr, x0 + 2, yi, width, height, mask) * w3)  # fmt: skip
+    return (
+        _tap(ptr, x0 - 1, yi, width, height, mask) * w0
+        + _tap(ptr, x0, yi, width, height, mask) * w1
+        + _tap(ptr, x0 + 1, yi, width, height, mask) * w2
+        + _tap(ptr, x0 + 2, yi, width, height, mask) * w3
+    )
 
 
 @triton.jit
@@ -75,23 +69,83 @@ def _sample(ptr, px, py, width, height, mask, CUBIC: tl.constexpr):
     if CUBIC:
         a0, a1, a2, a3 = _cubic_weights(tx)
         b0, b1, b2, b3 = _cubic_weights(ty)
-        return (_row(ptr, x0, y0 - 1, width, height, mask, a0, a1, a2, a3) * b0
-                + _row(ptr, x0, y0, width, height, mask, a0, a1, a2, a3) * b1
-                + _row(ptr, x0, y0 + 1, width, height, mask, a0, a1, a2, a3) * b2
-                + _row(ptr, x0, y0 + 2, width, height, mask, a0, a1, a2, a3) * b3)  # fmt: skip
-    top = (_tap(ptr, x0, y0, width, height, mask) * (1.0 - tx)
-           + _tap(ptr, x0 + 1, y0, width, height, mask) * tx)  # fmt: skip
-    bottom = (_tap(ptr, x0, y0 + 1, width, height, mask) * (1.0 - tx)
-              + _tap(ptr, x0 + 1, y0 + 1, width, height, mask) * tx)  # fmt: skip
+        return (
+            _row(ptr, x0, y0 - 1, width, height, mask, a0, a1, a2, a3) * b0
+            + _row(ptr, x0, y0, width, height, mask, a0, a1, a2, a3) * b1
+            + _row(ptr, x0, y0 + 1, width, height, mask, a0, a1, a2, a3) * b2
+            + _row(ptr, x0, y0 + 2, width, height, mask, a0, a1, a2, a3) * b3
+        )
+    top = (
+        _tap(ptr, x0, y0, width, height, mask) * (1.0 - tx)
+        + _tap(ptr, x0 + 1, y0, width, height, mask) * tx
+    )
+    bottom = (
+        _tap(ptr, x0, y0 + 1, width, height, mask) * (1.0 - tx)
+        + _tap(ptr, x0 + 1, y0 + 1, width, height, mask) * tx
+    )
     return top * (1.0 - ty) + bottom * ty
 
 
+@triton.jit
+def warp_consts_at(
+    image,
+    i0_ptr,
+    x,
+    y,
+    ua,
+    ub,
+    offs,
+    mask,
+    width,
+    height,
+    hw,
+    eps,
+    steps,
+    g_ptr,
+    g_at,
+    g_b,
+    rho_ptr,
+    inv_ptr,
+    plane_at,
+    CUBIC,
+):
+    """At pixels `offs` (x, y: their coordinates, float) of one pair: the image (planes I1,
+    dI1/dx, dI1/dy at image, image + hw, image + 2 hw) sampled at the snapped x + u, and the
+    data term's constants stored: the warped gradient g (planes g_ptr + g_at and + g_b),
+    rho = warped I1 - g . u - I0 and inv = 1 / |g|^2, 0 where |g|^2 <= eps (planes rho_ptr
+    + plane_at, inv_ptr + plane_at; I0 read from i0_ptr + plane_at)."""
+    px = _round_even((x + ua) * steps) / steps
+    py = _round_even((y + ub) * steps) / steps
+    i1 = _sample(image, px, py, width, height, mask, CUBIC)
+    gx = _sample(image + hw, px, py, width, height, mask, CUBIC)
+    gy = _sample(image + 2 * hw, px, py, width, height, mask, CUBIC)
+    grad_sq = gx * gx + gy * gy
+    i0 = tl.load(i0_ptr + plane_at + offs, mask=mask, other=0.0)
+    tl.store(g_ptr + g_at + offs, gx, mask=mask)
+    tl.store(g_ptr + g_at + g_b + offs, gy, mask=mask)
+    tl.store(rho_ptr + plane_at + offs, (i1 - (gx * ua + gy * ub)) - i0, mask=mask)
+    flat = grad_sq <= eps
+    inv = tl.where(flat, 0.0, 1.0 / tl.where(flat, 1.0, grad_sq))
+    tl.store(inv_ptr + plane_at + offs, inv, mask=mask)
+
+
 @triton.jit(do_not_specialize=["height", "width"])
-def warp_consts_kernel(img_ptr, i0_ptr, u_ptr, g_ptr, rho_ptr, inv_ptr, height, width, eps,
-                       inv_max, steps, BLOCK: tl.constexpr, CUBIC: tl.constexpr):  # fmt: skip
-    """For BLOCK pixels of pair program_id(1): image [I1, dI1/dx, dI1/dy] sampled at the
-    snapped x + u; g = the warped gradient, rho = warped I1 - g . u - I0, inv = 1 / |g|^2
-    (0 where |g|^2 <= eps, at most inv_max), stored in the dtype of the output planes."""
+def warp_consts_kernel(
+    img_ptr,
+    i0_ptr,
+    u_ptr,
+    g_ptr,
+    rho_ptr,
+    inv_ptr,
+    height,
+    width,
+    eps,
+    steps,
+    BLOCK: tl.constexpr,
+    CUBIC: tl.constexpr,
+):
+    """`warp_consts_at` for BLOCK pixels of pair program_id(1), from [N,3,H,W] images,
+    [N,1,H,W] I0 and [N,2,H,W] flow into g [N,2,H,W], rho and inv [N,1,H,W]."""
     pair = tl.program_id(1).to(tl.int64)
     hw = height * width
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -101,35 +155,49 @@ def warp_consts_kernel(img_ptr, i0_ptr, u_ptr, g_ptr, rho_ptr, inv_ptr, height, 
     flow = pair * 2 * hw
     ua = tl.load(u_ptr + flow + offs, mask=mask, other=0.0)
     ub = tl.load(u_ptr + flow + hw + offs, mask=mask, other=0.0)
-    px = _round_even((x + ua) * steps) / steps
-    py = _round_even((y + ub) * steps) / steps
     image = img_ptr + pair * 3 * hw
-    i1 = _sample(image, px, py, width, height, mask, CUBIC)
-    gx = _sample(image + hw, px, py, width, height, mask, CUBIC)
-    gy = _sample(image + 2 * hw, px, py, width, height, mask, CUBIC)
-    grad_sq = gx * gx + gy * gy
-    i0 = tl.load(i0_ptr + pair * hw + offs, mask=mask, other=0.0)
-    tl.store(g_ptr + flow + offs, gx, mask=mask)
-    tl.store(g_ptr + flow + hw + offs, gy, mask=mask)
-    tl.store(rho_ptr + pair * hw + offs, (i1 - (gx * ua + gy * ub)) - i0, mask=mask)
-    flat = grad_sq <= eps
-    inv = tl.where(flat, 0.0, tl.minimum(1.0 / tl.where(flat, 1.0, grad_sq), inv_max))
-    tl.store(inv_ptr + pair * hw + offs, inv, mask=mask)
+    plane = pair * hw
+    warp_consts_at(
+        image,
+        i0_ptr,
+        x,
+        y,
+        ua,
+        ub,
+        offs,
+        mask,
+        width,
+        height,
+        hw,
+        eps,
+        steps,
+        g_ptr,
+        flow,
+        hw,
+        rho_ptr,
+        inv_ptr,
+        plane,
+        CUBIC,
+    )
 
 
-def warp_consts_triton(i0: torch.Tensor, image_and_grad: torch.Tensor, u: torch.Tensor,
-                       grid: torch.Tensor, mode: str) -> tuple[torch.Tensor, ...]:  # fmt: skip
+def warp_consts_triton(
+    i0: torch.Tensor,
+    image_and_grad: torch.Tensor,
+    u: torch.Tensor,
+    grid: torch.Tensor,
+    mode: str,
+    block: int,
+) -> tuple[torch.Tensor, ...]:
     """(warped gradient [N,2,H,W], rho_c [N,1,H,W], inv_grad [N,1,H,W]) of one warp, as
     solver.warp_consts computes them (the kernel knows the pixel coordinates: grid unused),
-    float16 with HALF_CONSTANTS."""
+    with `block` pixels per program."""
     n, _, h, w = u.shape
     image_and_grad, i0, u = (t.contiguous() for t in (image_and_grad, i0, u))
-    dtype = torch.float16 if HALF_CONSTANTS else torch.float32
-    g = torch.empty_like(u, dtype=dtype)
-    rho, inv = torch.empty_like(i0, dtype=dtype), torch.empty_like(i0, dtype=dtype)
-    launch = (triton.cdiv(h * w, BLOCK), n)
+    g = torch.empty_like(u)
+    rho, inv = torch.empty_like(i0), torch.empty_like(i0)
+    launch = (triton.cdiv(h * w, block), n)
     cubic = mode == "bicubic"
-    warp_consts_kernel[launch](image_and_grad, i0, u, g, rho, inv, h, w, FLT_EPSILON,
-                               torch.finfo(dtype).max, REMAP_SUBPIXEL_STEPS, BLOCK=BLOCK,
-                               CUBIC=cubic)  # fmt: skip
+    sizes = (h, w, FLT_EPSILON, REMAP_SUBPIXEL_STEPS)
+    warp_consts_kernel[launch](image_and_grad, i0, u, g, rho, inv, *sizes, BLOCK=block, CUBIC=cubic)
     return g, rho, inv
