@@ -15,14 +15,14 @@ from flowpipe.tuning import environment_names, from_environment
 def test_environment_overrides_typed_fields() -> None:
     env = {
         "FLOWPIPE_JOB_VIDEOS_PER_GPU": "8",
-        "FLOWPIPE_JOB_LINGER_S": "0.01",
+        "FLOWPIPE_JOB_REQUESTS_AHEAD_GPU": "3",
         "FLOWPIPE_JOB_CONSISTENCY": "no",
         "FLOWPIPE_OTHER_X": "1",
     }
     tuning = from_environment(JobTuning, "job", env)
-    assert (tuning.videos_per_gpu, tuning.linger_s, tuning.consistency) == (8, 0.01, False)
+    assert (tuning.videos_per_gpu, tuning.requests_ahead_gpu, tuning.consistency) == (8, 3, False)
     assert (
-        dataclasses.replace(tuning, videos_per_gpu=4, linger_s=0.002, consistency=True)
+        dataclasses.replace(tuning, videos_per_gpu=4, requests_ahead_gpu=2, consistency=True)
         == JobTuning()
     )
     assert "FLOWPIPE_JOB_CHUNK_PAIRS_GPU" in environment_names(JobTuning, "job")

@@ -67,13 +67,12 @@ class JobTuning:
 
     chunk_pairs_cpu: int = 16  # frame pairs per chunk of a video on a CPU worker
     chunk_pairs_gpu: int = 64  # on a GPU worker, whose flow service merges videos' chunks
-    solver_pairs_cpu: int = 32  # frame pairs per solver call, merged across a worker's videos
+    solver_pairs_cpu: int = 32  # frame pairs a worker's solver keeps in flight, its videos'
     solver_pairs_gpu: int = 256
     videos_per_gpu: int = 4  # videos a GPU worker runs at once (its flow service merges them)
     requests_ahead_cpu: int = 1  # chunks a video keeps queued at the flow service
     requests_ahead_gpu: int = 2
     chunks_in_flight: int = 2  # chunks of JPEGs pending encoding/writing per video
-    linger_s: float = 0.002  # how long a GPU flow service waits for more requests to merge
     encode_threads: int = 8  # JPEG encoding threads per video (at most the cores)
     lease_seconds: float = 120.0  # a video's lease lapses this long after its last renewal
     progress_seconds: float = 30.0  # interval of the plain progress lines in logs
@@ -95,7 +94,7 @@ class JobTuning:
         return self.chunk_pairs_gpu if on_gpu else self.chunk_pairs_cpu
 
     def solver_pairs(self, on_gpu: bool) -> int:
-        """Frame pairs per solver call."""
+        """Frame pairs the flow service's solver keeps in flight (its pool's capacity)."""
         return self.solver_pairs_gpu if on_gpu else self.solver_pairs_cpu
 
     def requests_ahead(self, on_gpu: bool) -> int:
