@@ -185,11 +185,11 @@ def timed_job(
     options: RunOptions = QUIET,
 ) -> float:
     """Wall seconds of one extraction job into work/"out", on a cluster warmed up first by a
-    3-frame job of the first task's video (its workers compile their kernels then)."""
+    job of the first task's video with the same settings (its workers compile their kernels
+    for the job's chunk shapes then)."""
     with connect(cluster, options.tuning, _quiet) as client:
         warm = [VideoTask(tasks[0].path, "warmup")]
-        warm_settings = ExtractSettings(max_frames=3)
-        run_extraction(warm, str(work / "warm"), warm_settings, cluster, options, client, _quiet)
+        run_extraction(warm, str(work / "warm"), settings, cluster, options, client, _quiet)
         start = time.perf_counter()
         run_extraction(tasks, str(work / "out"), settings, cluster, options, client, _quiet)
         return time.perf_counter() - start
@@ -218,7 +218,7 @@ def run_extract_benchmark(bench: ExtractBench = ExtractBench()) -> dict[str, Any
         reference = reference_figures(videos, work, bench.max_frames, ours_fps, per_copy)
         overhead = scheduler_overhead(work, bench.tiny_videos, cluster)
         cost = (
-            consistency_cost(videos, work, settings, cluster, job_wall)
+            consistency_cost(copied_tasks(videos, bench.copies), work, settings, cluster, job_wall)
             if bench.consistency_cost
             else {}
         )
