@@ -43,6 +43,8 @@ demo-train: $(STAMP)
 	$(PY) -m flowpipe.train.demo $(DEMO_OUT)/train
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check flowpipe tests benchmarks
+	$(VENV)/bin/ruff format --check flowpipe tests benchmarks
 	$(VENV)/bin/pytest -q -m "not slow"
 
 test-all: $(STAMP)
@@ -57,6 +59,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check flowpipe tests benchmarks
+	$(VENV)/bin/ruff format --check flowpipe tests benchmarks
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache

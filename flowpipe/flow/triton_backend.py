@@ -9,7 +9,6 @@ speeds, and the variants that lost, are in docs/engine.md.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.util
 import logging
@@ -19,7 +18,10 @@ from typing import Any
 
 import torch
 
-# Each setting's environment variable, read once, where `default_settings` makes its object.
+from flowpipe.tuning import from_environment
+
+# Each setting's environment variable (flowpipe.tuning's FLOWPIPE_<SECTION>_<FIELD>), read
+# once, where `default_settings` makes its object.
 ENVIRONMENT = {
     "block": "FLOWPIPE_TRITON_BLOCK",
     "warp_block": "FLOWPIPE_TRITON_WARP_BLOCK",
@@ -63,17 +65,8 @@ def _is_int(value: object) -> bool:
 def default_settings() -> TritonSettings:
     """TritonSettings() with each field set by its environment variable (ENVIRONMENT) where
     that is set; read once per process. ValueError naming the variable for a bad value."""
-    changes: dict[str, int] = {}
-    for name, variable in ENVIRONMENT.items():
-        text = os.environ.get(variable)
-        if text is None:
-            continue
-        try:
-            changes[name] = int(text)
-        except ValueError:
-            raise ValueError(f"{variable}={text!r}: expected an integer") from None
     try:
-        return dataclasses.replace(TritonSettings(), **changes)
+        return from_environment(TritonSettings, "triton")
     except ValueError as err:
         raise ValueError(f"{err} (set in the environment)") from None
 
