@@ -2,8 +2,8 @@
 
 - `decode_boxes`: a stack's gray JPEG planes decoded by libjpeg(-turbo) straight into a box
   of the frame: rows above it skipped, columns cropped, rows below never decoded, and one
-  decompressor for the whole stack. Without cv2.imdecode's per-call overhead, measured on
-  the shared clips: whole planes about 2x faster, 224x224 boxes of 340x256 planes 2.3x.
+  decompressor for the whole stack, without cv2.imdecode's per-call overhead (the figures:
+  docs/benchmarks.md, loader).
 - `box_values`: each plane's box read once, mirrored when asked, dequantised (x negated when
   mirrored) and, like every plane the loops write, its mean subtracted while it is still in
   cache (a flip, a LUT and a mean per plane in numpy/torch cost more in call overhead and

@@ -125,7 +125,7 @@ def configure_worker_process() -> None:
     """Once per process: the torch thread count the cluster asked for, and glibc's malloc back
     to keeping freed memory. Dask's nanny sets MALLOC_TRIM_THRESHOLD_=64 KiB, which hands every
     freed tensor back to the OS and makes the engine page-fault its way through each
-    iteration (2.8x slower on CPU); the setting is read at start-up, so mallopt undoes it."""
+    iteration (docs/cluster.md); the setting is read at start-up, so mallopt undoes it."""
     threads = os.environ.get(TORCH_THREADS_ENV)
     if threads and torch.get_num_threads() != int(threads):
         torch.set_num_threads(int(threads))
