@@ -145,6 +145,55 @@ def _storage_options(ctx: click.Context, param: click.Parameter, value: tuple[st
     return StorageOptions(options)
 
 
+_RUN_OPTIONS = [
+    click.option(
+        "--pack", type=click.Choice(["folder", "zip"]), default="folder", show_default=True
+    ),
+    click.option("--overwrite", is_flag=True, help="redo finished videos (also with new settings)"),
+    click.option(
+        "--force",
+        is_flag=True,
+        help="write into a folder that holds other files (kept as they are)",
+    ),
+    click.option(
+        "--storage-option",
+        "storage_options",
+        multiple=True,
+        callback=_storage_options,
+        metavar="KEY=VALUE",
+        help="fsspec option for URLs of inputs and OUT (repeatable), e.g. "
+        "endpoint_url=http://127.0.0.1:9000; environment variables and fsspec's config files "
+        "work too",
+    ),
+    click.option("--no-progress", is_flag=True, help="no progress display"),
+]
+
+
+def run_options(fn: Callable) -> Callable:
+    """How the run treats OUT; the command gets them as one RunOptions, `options` (with the
+    tuning of the FLOWPIPE_JOB_* variables)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from flowpipe.extraction.plan import RunOptions
+        from flowpipe.extraction.settings import JobTuning
+
+        with as_user_errors():
+            kwargs["options"] = RunOptions(
+                pack=kwargs.pop("pack"),
+                overwrite=kwargs.pop("overwrite"),
+                force=kwargs.pop("force"),
+                progress=not kwargs.pop("no_progress"),
+                storage_options=kwargs.pop("storage_options"),
+                tuning=JobTuning.from_environment(),
+            )
+        return fn(*args, **kwargs)
+
+    for option in reversed(_RUN_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @click.command()
 @click.argument("inputs", nargs=-1)
 @click.option("-o", "--output", "out", required=True, help="dataset folder or fsspec URL")
@@ -156,22 +205,7 @@ def _storage_options(ctx: click.Context, param: click.Parameter, value: tuple[st
     is_flag=True,
     help="inputs are folders of frame images (img_00001.jpg, ...), one video a folder",
 )
-@click.option("--pack", type=click.Choice(["folder", "zip"]), default="folder", show_default=True)
-@click.option("--overwrite", is_flag=True, help="redo finished videos (also with new settings)")
-@click.option(
-    "--force", is_flag=True, help="write into a folder that holds other files (kept as they are)"
-)
-@click.option(
-    "--storage-option",
-    "storage_options",
-    multiple=True,
-    callback=_storage_options,
-    metavar="KEY=VALUE",
-    help="fsspec option for URLs of inputs and OUT (repeatable), e.g. "
-    "endpoint_url=http://127.0.0.1:9000; environment variables and fsspec's config files "
-    "work too",
-)
-@click.option("--no-progress", is_flag=True, help="no progress display")
+@run_options
 @settings_options
 @cluster_options
 @user_errors
@@ -180,33 +214,19 @@ def extract(
     out: str,
     list_file: str | None,
     frames: bool,
-    pack: str,
-    overwrite: bool,
-    force: bool,
-    storage_options: Any,
-    no_progress: bool,
+    options: Any,
     settings: Any,
     cluster: Any,
 ) -> None:
     """Videos (files, folders, --list; paths or fsspec URLs) -> flow dataset OUT: JPEG x/y
     flow pairs per video. Exit code 0 when every input is done, 1 when some failed or are
     being written by another run, 2 for a usage error (nothing started)."""
-    from flowpipe.extraction.plan import RunOptions
     from flowpipe.extraction.run import run_extraction
-    from flowpipe.extraction.settings import JobTuning
     from flowpipe.extraction.tasks import collect_tasks
 
     if not inputs and list_file is None:
         raise click.UsageError("give at least one video, folder or --list FILE")
-    tasks = collect_tasks(list(inputs), list_file, storage_options, frames)
-    options = RunOptions(
-        pack=pack,
-        overwrite=overwrite,
-        force=force,
-        progress=not no_progress,
-        storage_options=storage_options,
-        tuning=JobTuning.from_environment(),
-    )
+    tasks = collect_tasks(list(inputs), list_file, options.storage_options, frames)
     try:
         summary = run_extraction(tasks, out, settings, cluster, options, echo=_stderr_echo)
     except KeyboardInterrupt:

@@ -207,6 +207,44 @@ def train_spatial(config: Any, resume: bool) -> None:
     _train(config, resume)
 
 
+_EVAL_OPTIONS = [
+    click.option("--split", help="split to score (default: the dataset's own labels)"),
+    click.option(
+        "--subset", type=click.Choice(["train", "test"]), default="test", show_default=True
+    ),
+    click.option("--fold", type=click.IntRange(1, 3), help="default: the training run's"),
+    click.option(
+        "--test-stacks",
+        default=25,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="stacks (2-D streams) or frames (spatial) per video",
+    ),
+    click.option("--test-crops", type=click.Choice(["1", "10"]), default="10", show_default=True),
+    click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1)),
+    click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0)),
+    click.option("--device", default="cpu", show_default=True, help="cpu or cuda"),
+]
+
+
+def eval_options(fn: Callable) -> Callable:
+    """What to score and how; the command gets them as one EvalOptions, `options`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from flowpipe.train.evaluate import EvalOptions
+
+        names = ("split", "subset", "fold", "test_stacks", "batch_size", "workers", "device")
+        fields = {name: kwargs.pop(name) for name in names}
+        crops = int(kwargs.pop("test_crops"))
+        kwargs["options"] = EvalOptions(data=kwargs.pop("data"), test_crops=crops, **fields)
+        return fn(*args, **kwargs)
+
+    for option in reversed(_EVAL_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @click.command("eval")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("data", required=False)
@@ -217,50 +255,13 @@ def train_spatial(config: Any, resume: bool) -> None:
     type=click.Path(dir_okay=False),
     help="SCORES.npz (and SCORES.png, the confusion matrix)",
 )
-@click.option("--split", help="split to score (default: the dataset's own labels)")
-@click.option("--subset", type=click.Choice(["train", "test"]), default="test", show_default=True)
-@click.option("--fold", type=click.IntRange(1, 3), help="default: the training run's")
-@click.option(
-    "--test-stacks",
-    default=25,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="stacks (2-D streams) or frames (spatial) per video",
-)
-@click.option("--test-crops", type=click.Choice(["1", "10"]), default="10", show_default=True)
-@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0))
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
+@eval_options
 @user_errors
-def eval_command(
-    checkpoint: str,
-    data: str | None,
-    output: str,
-    split: str | None,
-    subset: str,
-    fold: int | None,
-    test_stacks: int,
-    test_crops: str,
-    batch_size: int,
-    workers: int,
-    device: str,
-) -> None:
+def eval_command(checkpoint: str, output: str, options: Any) -> None:
     """Video-level scores of a trained checkpoint: top-1/top-5, per class, confusion PNG."""
     from flowpipe.train.evaluate import evaluate, write_evaluation
 
-    scores = evaluate(
-        checkpoint,
-        data,
-        split=split,
-        subset=subset,
-        fold=fold,
-        test_stacks=test_stacks,
-        test_crops=int(test_crops),
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-    )
-    _print_json(write_evaluation(scores, output))
+    _print_json(write_evaluation(evaluate(checkpoint, options), output))
 
 
 @click.command()

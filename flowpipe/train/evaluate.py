@@ -3,6 +3,8 @@ streams, the whole video in T-frame windows for I3D; softmax averaged over each 
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +64,40 @@ def _view_probabilities(model: nn.Module, x: torch.Tensor, is_3d: bool) -> torch
     return model(x.flatten(0, 1)).softmax(dim=-1).view(b, v, -1)
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    """What `evaluate` scores and how: the data (default: the dataset the run trained on), the
+    split and its subset and fold (default: the run's), the views per video, and the batch,
+    DataLoader workers and device it runs with."""
+
+    data: str | None = None
+    split: str | None = None
+    subset: str = "test"
+    fold: int | None = None
+    test_stacks: int = 25
+    test_crops: int = 10
+    batch_size: int = 4
+    workers: int = 2
+    device: str = "cpu"
+
+
 def evaluate(
-    checkpoint: str | Path,
-    data: str | None = None,
-    split: str | None = None,
-    subset: str = "test",
-    fold: int | None = None,
-    test_stacks: int = 25,
-    test_crops: int = 10,
-    batch_size: int = 4,
-    workers: int = 2,
-    device: str = "cpu",
+    checkpoint: str | Path, options: EvalOptions | None = None, **changes: Any
 ) -> VideoScores:
-    """Scores of a trained checkpoint on a split (default: the dataset it was trained on)."""
+    """Scores of a trained checkpoint on a split (default: the dataset it was trained on).
+
+    Args:
+        checkpoint: a run's last.pt or best.pt.
+        options: what to score and how (EvalOptions); keywords change single fields of it
+            (`evaluate(path, test_stacks=5)`).
+
+    Returns:
+        Video-level scores (softmax averaged over each video's views).
+    """
+    options = dataclasses.replace(options or EvalOptions(), **changes)
+    data, split, subset, fold = options.data, options.split, options.subset, options.fold
+    test_stacks, test_crops, device = options.test_stacks, options.test_crops, options.device
+    batch_size, workers = options.batch_size, options.workers
     state = load_checkpoint(checkpoint)
     cfg = checkpoint_config(state)
     overrides = {"data": data or cfg.data, "fold": fold or cfg.fold}
