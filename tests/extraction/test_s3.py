@@ -229,7 +229,8 @@ def test_resume_and_info_cost_the_same_requests_for_more_videos(
     calls = {}
     for count, source in ((2, "s3://videos/half"), (4, bucket_videos)):
         out = f"s3://flow/calls{count}"
-        assert run("extract", source, "-o", out, *CPU, *FAST, env=env)[0] == 0
+        if not fs.exists(f"flow/calls{count}/flowpipe.json"):
+            assert run("extract", source, "-o", out, *CPU, *FAST, env=env)[0] == 0
         resume = s3_calls("extract", source, "-o", out, *CPU, *FAST, env=env)
         info = s3_calls("info", "--json", out, env=env)
         calls[count] = (resume, info)

@@ -90,7 +90,7 @@ def _claim_many(root: str, run: str, names: list[str], queue) -> None:
 
 
 def test_two_processes_racing_never_both_hold_a_name(tmp_path: Path) -> None:
-    names = [f"video{k:03d}" for k in range(60)]
+    names = [f"video{k:03d}" for k in range(30)]
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_claim_many, args=(str(tmp_path), r, names, queue)) for r in "ab"]
