@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from flowpipe.flow.frames import check_pair, resolve_device, to_gray_batch
+from flowpipe.flow.frames import check_pair, gray_frames, resolve_device
 from flowpipe.flow.params import TVL1Params
 from flowpipe.flow.triton_backend import TritonSettings
 
@@ -247,8 +247,7 @@ class FlowPool:
         torch); the future gets their float32 [B,2,H,W] flow on the pool's device."""
         future: Future = Future()
         try:
-            cpu = torch.device("cpu")
-            i0, i1 = to_gray_batch(prev, "prev", cpu), to_gray_batch(nxt, "nxt", cpu)
+            i0, i1 = gray_frames(prev, "prev"), gray_frames(nxt, "nxt")
             check_pair(i0, i1)
         except ValueError as err:
             future.set_exception(err)
@@ -306,8 +305,8 @@ class FlowPool:
                     arrived = [r for r in self._inbox if r.future.set_running_or_notify_cancel()]
                     self._inbox.clear()
                 for request in arrived:
-                    request.i0 = request.i0.to(self.device, non_blocking=True)
-                    request.i1 = request.i1.to(self.device, non_blocking=True)
+                    request.i0 = _to_pool(request.i0, self.device)
+                    request.i1 = _to_pool(request.i1, self.device)
                     self._pool.add(request)
                 self._step()
 
@@ -333,6 +332,14 @@ class FlowPool:
         for request in failed.values():
             request.future.set_exception(err)
         self._pool = Pool(self.backend, self.params, self.capacity, old.stats)
+
+
+def _to_pool(frames: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Submitted frames as the engines take them: float32 on the pool's device (uint8 frames
+    from the host cross through pinned memory, converted there)."""
+    if device.type == "cuda" and frames.device.type == "cpu":
+        frames = frames.pin_memory()
+    return frames.to(device, non_blocking=True).float()
 
 
 def _on_device(

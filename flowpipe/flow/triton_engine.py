@@ -7,15 +7,19 @@ level). Each launch of `triton_kernels.step` advances every pair in flight by on
 own (a level's start, a warp's start, a median or an iteration), deciding it on the device
 from the pair's record and change, so launches follow each other without the host.
 
-Every `TritonSettings.check_every` launches the host looks (`step`): it reads the records and
-the steps taken (the pool's figures); pairs that finished their level's last warp start the
-next level (or, at the finest, hand their flow back and free their slot); slots filled since
-the last look start the pair's coarsest level; the tile table (which pair's pixels each
-program works on) follows the pairs' level sizes.
+The host works in runs of `TritonSettings.check_every` launches. After queueing a run it
+looks at the one before (`step`), whose records and steps taken (the pool's figures) were
+copied to pinned host memory behind it, so the GPU works on a run while the host looks at the
+last: pairs that finished their level's last warp start the next level (or, at the finest,
+hand their flow back and free their slot); slots filled since start the pair's coarsest
+level. These requests reach the device before the next run, as patches of the records it
+reads, with the meta and the tile table (which pair's pixels each program works on) of the
+pairs' level sizes. A look skips the slots whose last request came after the run it looks at.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -42,6 +46,7 @@ class Step(IntEnum):
 
 
 TAKING_A_STEP = (Step.LEVEL, Step.WARP, Step.MEDIAN, Step.ITERATE)
+NOT_SENT = np.iinfo(np.int64).max  # a slot's request the device has not had yet
 
 
 @dataclass
@@ -73,6 +78,43 @@ def _pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[slice]]:
     return packed, places
 
 
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host array on the device, through pinned memory on CUDA (the copy does not wait)."""
+    tensor = torch.from_numpy(array)
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+class _Fetches:
+    """The book's copies on the host, each fetched behind the run that wrote it: two pinned
+    buffers on CUDA (a copy waits only on its own event when taken)."""
+
+    def __init__(self, book: torch.Tensor) -> None:
+        cuda = book.device.type == "cuda"
+        self.buffers = [torch.empty_like(book, device="cpu", pin_memory=cuda) for _ in range(2)]
+        self.events = [torch.cuda.Event() if cuda else None for _ in range(2)]
+        self.pending: deque[tuple[int, int, int]] = deque()  # buffer, run, launches after it
+        self.count = 0
+
+    def fetch(self, book: torch.Tensor, run: int, launches: int) -> None:
+        i = self.count % 2
+        self.buffers[i].copy_(book, non_blocking=True)
+        if self.events[i] is not None:
+            self.events[i].record()
+        self.pending.append((i, run, launches))
+        self.count += 1
+
+    def take(self) -> tuple[np.ndarray, int, int] | None:
+        """The oldest fetched copy (its run and the launches after it), None if none."""
+        if not self.pending:
+            return None
+        i, run, launches = self.pending.popleft()
+        if self.events[i] is not None:
+            self.events[i].synchronize()
+        return self.buffers[i].numpy(), run, launches
+
+
 class TritonEngine:
     """A pool's pairs on the Triton path: see the module's docstring."""
 
@@ -93,7 +135,12 @@ class TritonEngine:
         self.scales = np.zeros((capacity, 2), np.float64)  # coarser / this level, y and x
         self.level = np.full(capacity, -1)  # the slot's level (0: the finest), -1: free
         self.layout: list[_Prepared | None] = [None] * capacity
-        self.changed = True  # records, meta or levels to upload before the next launch
+        self.changed = True  # requests, meta or levels to upload before the next run
+        # The host's requests (records it set) not yet sent, and per slot the run from which
+        # its last request is in effect (NOT_SENT until sent).
+        self.requests: set[int] = set()
+        self.requested = np.full(capacity, -1, np.int64)
+        self.runs = 0
         # Device arenas, grown to the largest frame seen (`_reserve`).
         self.plane = self.row = 0
         self.state = self.consts = self.pyramid = torch.zeros(0, device=device)
@@ -104,10 +151,10 @@ class TritonEngine:
         self.steps = self.book[:records].view(2, capacity, 4)
         self.history = self.book[records:].view(settings.check_every, _padded(capacity))
         self.ring = torch.zeros(3, _padded(capacity), device=device)  # change rows
-        # What the host sends before a run, in one buffer (one copy): the records the run
-        # starts from, meta, thresholds, scales and the tile table (`_upload`).
+        self.fetches = _Fetches(self.book)
+        # What the host sends before a run, in one buffer (one copy): meta, thresholds,
+        # scales, the tile table, and the requests (`_upload`).
         self.sent: tuple[torch.Tensor, ...] = ()
-        self.fresh = False  # the next launch reads the records just sent
         self.tiles = torch.zeros(0, 2, dtype=torch.int32, device=device)
         self.launches = 0
         l_t, theta, taut = params.step_constants()
@@ -134,56 +181,69 @@ class TritonEngine:
         h, w = prepared.sizes[0]
         row = prepared.packed.shape[1]
         self._reserve(h * w, row, stats)
-        into = torch.from_numpy(slots).to(self.device)
+        into = _to_device(slots, self.device)
         first = int(rows[0])  # the pool admits a request's pairs in order
         self.pyramid[:, :row].index_copy_(0, into, prepared.packed[first : first + len(rows)])
         stats.launch("admit", 2)  # the slots to the device, a copy
         for slot in slots:
             self.layout[slot] = prepared
             self._at_level(slot, len(prepared.sizes) - 1)
-            self.records[slot] = (Step.ENTER, 0, 0, 0)
-        self.changed = True
+            self._request(slot, (Step.ENTER, 0, 0, 0))
 
     def step(self, stats: PoolStats) -> np.ndarray:
-        """`check_every` launches, then a look: the pool's figures, pairs moved to their next
-        level; returns the slots of the pairs that finished."""
-        occupied = np.flatnonzero(self.level >= 0)
-        if len(occupied) == 0:
+        """A run of `check_every` launches queued, then a look at the run before: the pool's
+        figures, pairs moved to their next level; returns the slots of the pairs that
+        finished."""
+        if not np.any(self.level >= 0):
             return np.zeros(0, np.int64)
         if self.changed:
-            self._upload(occupied, stats)
+            self._upload(stats)
         for k in range(self.settings.check_every):
             self._launch(k)
         stats.launch("step", self.settings.check_every)
-        book = self.book.cpu().numpy()
+        self.fetches.fetch(self.book, self.runs, self.launches)
         stats.launch("read")
+        self.runs += 1
+        if len(self.fetches.pending) < 2:  # the first run: nothing to look at yet
+            return np.zeros(0, np.int64)
+        return self._look(*self.fetches.take(), stats)
+
+    def _look(self, book: np.ndarray, run: int, launches: int, stats: PoolStats) -> np.ndarray:
+        """What run `run` did (its copy of the book): the figures, each pair that finished its
+        level's last warp moved on; returns the slots of those that finished their finest."""
         stats.checks += 1
-        records = book[: self.steps.numel()].reshape(self.steps.shape)
-        self.records = records[self.launches % 2].copy()
-        taken = book[self.steps.numel() :].reshape(self.history.shape)[:, occupied]
+        occupied = np.flatnonzero(self.level >= 0)
+        seen = occupied[self.requested[occupied] <= run]  # the run had the host's last word
+        records = book[: self.steps.numel()].reshape(self.steps.shape)[launches % 2]
+        self.records[seen] = records[seen]
+        taken = book[self.steps.numel() :].reshape(self.history.shape)[:, seen]
         for row in taken:
             stats.step(int(np.isin(row, TAKING_A_STEP).sum()), int((row == Step.ITERATE).sum()))
-        idle = occupied[self.records[occupied, 0] == Step.IDLE]
+        idle = seen[self.records[seen, 0] == Step.IDLE]
         finished = idle[self.level[idle] == 0]
         for slot in idle[self.level[idle] > 0]:
             self._at_level(slot, self.level[slot] - 1, advance=True)
-            self.records[slot, :3] = (Step.ADVANCE, 0, 0)
-        self.changed |= len(idle) > 0
+            self._request(slot, (Step.ADVANCE, 0, 0, self.records[slot, 3]))
         return finished
+
+    def _request(self, slot: int, record: tuple[int, int, int, int]) -> None:
+        """The slot's record set by the host, sent before the next run."""
+        self.records[slot] = record
+        self.requests.add(int(slot))
+        self.requested[slot] = NOT_SENT
+        self.changed = True
 
     def _launch(self, k: int) -> None:
         """Launch k of a run: every pair in the tile table takes its next step."""
         grid, args, constexprs = self.arguments(k)
         self.kernel(grid, *args, **constexprs)
-        self.fresh = False
         self.launches += 1
 
     def arguments(self, k: int) -> tuple[tuple[int], tuple, dict[str, object]]:
         """The grid, arguments and constexprs of launch k of a run."""
         t = self.launches
         ring = (self.ring[(t - 1) % 3], self.ring[t % 3], self.ring[(t + 1) % 3])
-        records, meta, thresholds, scales, tiles = self.sent
-        prev = records if self.fresh else self.steps[t % 2]
+        meta, thresholds, scales, tiles = self.sent
         args = (
             self.state,
             self.consts,
@@ -191,7 +251,7 @@ class TritonEngine:
             meta,
             thresholds,
             scales,
-            prev,
+            self.steps[t % 2],
             self.steps[(t + 1) % 2],
             *ring,
             self.history[k],
@@ -216,26 +276,32 @@ class TritonEngine:
         self.thresholds[slot] = self.params.epsilon**2 * h * w
         self.scales[slot] = (ch / h, cw / w)
 
-    def _upload(self, occupied: np.ndarray, stats: PoolStats) -> None:
-        """The host's changes before a run, in one copy: the records the run starts from,
-        meta, thresholds, scales, and the tile table (the pairs' tiles at their level size)."""
+    def _upload(self, stats: PoolStats) -> None:
+        """The host's changes before a run, in one copy: meta, thresholds, scales, the tile
+        table (the pairs' tiles at their level size), and the requests, patched into the
+        records the run's first launch reads."""
+        occupied = np.flatnonzero(self.level >= 0)
         hw = self.meta[occupied, 0].astype(np.int64) * self.meta[occupied, 1]
         counts = -(-hw // self.settings.block)
         slots = np.repeat(occupied, counts)
         tiles = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         table = np.stack([slots, tiles], axis=1).astype(np.int32)
-        arrays = [self.records, self.meta, self.thresholds, self.scales, table]
+        asked = np.array(sorted(self.requests), np.int32)
+        arrays = [self.meta, self.thresholds, self.scales, table, asked, self.records[asked]]
         packed, places = _pack(arrays)
-        sent = torch.from_numpy(packed).to(self.device)
+        sent = _to_device(packed, self.device)
         views = [sent[place] for place in places]
         self.sent = (
-            views[0].view(self.capacity, 4),
-            views[1],
-            views[2].view(torch.float32),
-            views[3].view(torch.float64),
-            views[4].view(-1, 2),
+            views[0],
+            views[1].view(torch.float32),
+            views[2].view(torch.float64),
+            views[3].view(-1, 2),
         )
-        self.fresh = True
+        if len(asked):
+            records = self.steps[self.launches % 2]
+            records.index_copy_(0, views[4].long(), views[5].view(-1, 4))
+        self.requested[asked] = self.runs
+        self.requests.clear()
         stats.launch("upload")
         self.changed = False
 
@@ -251,7 +317,7 @@ class TritonEngine:
         table[:, 3] = self.meta[slots, 0].astype(np.int64) * self.meta[slots, 1]
         block = self.settings.block
         grid = (-(-int(table[:, 3].max()) // block), len(slots))
-        sent = torch.from_numpy(table).to(self.device)
+        sent = _to_device(table, self.device)
         self.copier(grid, self.state, sent, self.capacity, self.plane, BLOCK=block)
         stats.launch("finish", 2)  # the table to the device, a launch
         self.level[slots] = -1
