@@ -6,15 +6,16 @@
 #     --platform manylinux2014_x86_64 -d .whl click tqdm dask distributed partd locket \
 #     tblib tornado zict
 #   cp -r ../shared/data/. .devdata/
-# Then: run(command="bash benchmarks/gpu_run.sh [STEP...]", carry=[".whl", ".devdata"]) with
-# steps among sweep, tvl1, extract, videos, loader (default: all but videos, about 9 minutes:
-# split them over two calls if the session's device time is short). Each writes <step>.json and
-# <step>.log under $OUT.
+# and, for the step `prev` (the Triton default before continuous batching, same benchmark):
+#   mkdir .prev && git archive 5a0e2c9 flowpipe | tar -x -C .prev
+# Then: run(command="bash benchmarks/gpu_run.sh [STEP...]", carry=[".whl", ".devdata", ".prev"])
+# with steps among exact, tvl1, prev, extract, sweep, videos, loader (default: exact tvl1 prev
+# extract, about 9 minutes). Each writes <step>.json and <step>.log under $OUT.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit 1
 export PYTHONUNBUFFERED=1
-DATA=${DATA:-.devdata}
+DATA=$(realpath "${DATA:-.devdata}")
 nvidia-smi --query-gpu=name,memory.total --format=csv
 step() {  # name, timeout (s), command...
   local name=$1 limit=$2
@@ -27,8 +28,11 @@ case_step() {
   case $1 in
     sweep) step sweep 300 python3 benchmarks/triton_sweep.py --data "$DATA" --blocks 256 \
              --check-every 8 --large 256,512 ;;
-    tvl1) step tvl1 150 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" ;;
-    extract) step extract 240 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
+    exact) step exact 60 python3 benchmarks/gpu_exactness.py --data "$DATA" ;;
+    tvl1) step tvl1 230 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" --batch 512 ;;
+    prev) (cd .prev && export PYTHONPATH=/tmp/site:$PWD && step prev 110 python3 -m flowpipe bench tvl1 \
+             --device cuda --data "$DATA" --batch 512) ;;
+    extract) step extract 170 python3 -m flowpipe bench extract --device cuda --data "$DATA" \
                --max-frames 300 --copies 4 --tiny-videos 0 ;;
     videos) step videos 240 python3 benchmarks/extract_sweep.py --data "$DATA" \
               --videos-per-gpu 4,8 --batches 32,64 ;;
@@ -37,7 +41,7 @@ case_step() {
     *) echo "unknown step $1" ;;
   esac
 }
-for name in "${@:-sweep tvl1 extract loader}"; do
+for name in "${@:-exact tvl1 prev extract}"; do
   for one in $name; do case_step "$one"; done
 done
 python3 - "$OUT" <<'PY'
