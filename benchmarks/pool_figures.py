@@ -47,6 +47,7 @@ from flowpipe.flow.solver import Backend, Kernels, select_backend, solve_batch
 CLIPS = {"sample": "videos/sample_340x256.mp4", "ucf101": "videos/v_ApplyEyeMakeup_g01_c01.avi"}
 IDLE, LEVEL, WARP, MEDIAN, ITERATE, ENTER, ADVANCE = range(7)  # triton_engine.Step
 TAKING_A_STEP = (LEVEL, WARP, MEDIAN, ITERATE)
+NOT_SENT = np.iinfo(np.int64).max  # a request the device has not had yet (triton_engine)
 # Device ops of the batch solver before the pool (commit 5a0e2c9), per occasion.
 TODAY_OPS = {"look": 4, "warp": 12, "level": 12, "upsample": 35}
 
@@ -129,18 +130,23 @@ def pool(
     chunk: int | None = None,
 ) -> dict[str, Any]:
     """`triton_engine`'s schedule and counters for `stream` pairs (the record repeated) fed in
-    chunks of `chunk` pairs (a quarter of the pool by default) to a pool of `capacity`."""
+    chunks of `chunk` pairs (a quarter of the pool by default) to a pool of `capacity`: runs
+    of `look` steps, each queued before the host looks at the run before (its requests reach
+    the device before the next run; a look skips slots whose last request came later)."""
     traces = [its[i % len(its)] for i in range(stream)]
     chunk = max(1, capacity // 4) if chunk is None else chunk
     waiting = deque([list(range(lo, min(lo + chunk, stream))) for lo in range(0, stream, chunk)])
     c, warps, median = capacity, params.warps, params.median_filtering > 1
     pair, left = np.full(c, -1), np.zeros(c, int)  # levels still to go after this one
     kind, done, warp, index = (np.zeros(c, int) for _ in range(4))  # index: the trace's warp
+    requested = np.full(c, -1)  # the run from which the slot's last request is in effect
+    pending: dict[int, tuple[int, int, int, int]] = {}  # requests not yet sent
     launches: Counter = Counter()
-    steps = active = iterating = looks = finished = 0
+    steps = active = iterating = looks = finished = runs = 0
     fed = fed_active = fed_iterating = 0  # steps while chunks were waiting, and their pairs
-    changed, reserved = True, False
+    reserved, changed = False, True
     most = params.outer_iterations * params.inner_iterations
+    before = None  # the last run's (records, steps taken, run, chunks waiting)
     while finished < stream:
         free = list(np.flatnonzero(pair < 0))
         while free and waiting:  # Pool._admit
@@ -151,41 +157,45 @@ def pool(
             launches["admit"] += 2
             for p in take:
                 s = free.pop(0)
-                levels = len(traces[p]) // warps
-                pair[s], left[s], kind[s], done[s], warp[s], index[s] = (
-                    p,
-                    levels - 1,
-                    ENTER,
-                    0,
-                    0,
-                    0,
-                )
-            changed = True
+                pair[s], left[s] = p, len(traces[p]) // warps - 1
+                pending[s], requested[s] = (ENTER, 0, 0, 0), NOT_SENT
             if not waiting[0]:
                 waiting.popleft()
         occupied = np.flatnonzero(pair >= 0)
-        if changed:
+        if pending or changed:  # TritonEngine._upload
+            for s, record in pending.items():
+                kind[s], done[s], warp[s], index[s] = record
+                requested[s] = runs
+            pending.clear()
             launches["upload"] += 1
-            changed = False
+        changed = False
+        history = []
         for _ in range(look):
             for s in occupied:
                 kind[s], done[s], warp[s], index[s] = _next(
                     kind[s], done[s], warp[s], index[s], traces[pair[s]], params, median, most
                 )
-            taking = int(np.isin(kind[occupied], TAKING_A_STEP).sum())
-            going = int((kind[occupied] == ITERATE).sum())
-            steps, active, iterating = steps + 1, active + taking, iterating + going
-            if waiting:
-                fed, fed_active, fed_iterating = fed + 1, fed_active + taking, fed_iterating + going
+            history.append(kind.copy())
         launches["step"] += look
         launches["read"] += 1
+        run, runs = runs, runs + 1
+        last, before = before, (kind.copy(), history, run, bool(waiting))
+        if last is None:
+            continue
+        records, taken, seen_run, fed_run = last
         looks += 1
-        idle = occupied[kind[occupied] == IDLE]
+        seen = np.flatnonzero((pair >= 0) & (requested <= seen_run))
+        for row in taken:
+            taking = int(np.isin(row[seen], TAKING_A_STEP).sum())
+            going = int((row[seen] == ITERATE).sum())
+            steps, active, iterating = steps + 1, active + taking, iterating + going
+            if fed_run:
+                fed, fed_active, fed_iterating = fed + 1, fed_active + taking, fed_iterating + going
+        idle = seen[records[seen] == IDLE]
         out = idle[left[idle] == 0]
         for s in idle[left[idle] > 0]:
             left[s] -= 1
-            kind[s], done[s], warp[s], index[s] = ADVANCE, 0, 0, index[s] + 1
-            changed = True
+            pending[s], requested[s] = (ADVANCE, 0, 0, index[s] + 1), NOT_SENT
         if len(out):
             launches["finish"] += 2  # TritonEngine.hand_back
             finished += len(out)
