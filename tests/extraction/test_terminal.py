@@ -88,10 +88,10 @@ def test_ffmpeg_and_dask_noise_stays_off_the_screen(videos: Path, tmp_path: Path
     (broken / "cut.mp4").write_bytes(data[: len(data) // 4])  # no moov atom
     (broken / "good.mp4").write_bytes(data)
     code, text = in_terminal(["extract", str(broken), "-o", "out", *ARGS], tmp_path)
-    assert code == 1
+    assert code == 1, text
     lines = screen_lines(text)
     failed = [line for line in lines if line.startswith("failed: ")]
-    assert len(failed) == 1 and str(broken / "cut.mp4") in failed[0]
+    assert len(failed) == 1 and str(broken / "cut.mp4") in failed[0], text
     assert failed[0].count("cut.mp4") == 1  # the path once
     for noise in ("moov atom", "[mov,", "WARN", "distributed.", "Traceback"):
         assert noise not in text, noise
@@ -114,7 +114,7 @@ def test_ctrl_c_prints_one_line_and_keeps_finished_videos(tmp_path: Path) -> Non
     )
     proc.send_signal(signal.SIGINT)
     code, stdout, stderr = finish(proc, timeout=120)
-    assert code == 130
+    assert code == 130, stdout + stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("interrupted: ") and "resume" in lines[-1]
     assert len(lines) <= 2 and "Traceback" not in stderr and "Warning" not in stderr
