@@ -106,7 +106,10 @@ def test_ctrl_c_prints_one_line_and_keeps_finished_videos(tmp_path: Path) -> Non
         classes=["rotate_cw", "zoom_in"],
     )
     out = tmp_path / "out"
-    proc = flowpipe("extract", str(root / "videos"), "-o", str(out), *ARGS, "--no-progress")
+    command = ("extract", str(root / "videos"), "-o", str(out), *ARGS, "--no-progress")
+    # As a terminal starts a foreground job: SIGINT at its default (a test run started in the
+    # background of a shell inherits it ignored, and so would the command).
+    proc = flowpipe(*command, preexec_fn=_sigint_default)
     wait_for(
         lambda: any((out / ".flowpipe" / "leases" / "videos").glob("*/*/*.claim")),
         timeout=180,
@@ -119,3 +122,7 @@ def test_ctrl_c_prints_one_line_and_keeps_finished_videos(tmp_path: Path) -> Non
     assert lines[-1].startswith("interrupted: ") and "resume" in lines[-1]
     assert len(lines) <= 2 and "Traceback" not in stderr and "Warning" not in stderr
     assert len(DatasetStore(str(out)).list_done()) < 2  # the interrupted video is not done
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
