@@ -130,13 +130,12 @@ def streamed(
     with FlowPool(frames.device, params, capacity, backend="triton", triton=settings) as pool:
         pool.submit(prev[:chunk], nxt[:chunk]).result()
         before = pool.stats
-        start = time.perf_counter()
-        futures = [
-            pool.submit(prev[lo : lo + chunk], nxt[lo : lo + chunk])
-            for lo in range(0, len(prev), chunk)
+        chunks = [
+            (prev[lo : lo + chunk], nxt[lo : lo + chunk]) for lo in range(0, len(prev), chunk)
         ]
-        for future in futures:
-            future.result()
+        start = time.perf_counter()
+        for _ in pool.map(chunks, ahead=len(chunks)):  # every chunk submitted, then waited for
+            pass
         seconds = time.perf_counter() - start
         after = pool.stats
     figures = _difference(after, before).as_dict()

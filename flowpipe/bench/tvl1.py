@@ -269,14 +269,11 @@ def pool_figures(
     _, stats = solve_all(*gray, params, select_backend(dev, backend), stats=True)
     prev, nxt = torch.from_numpy(frames[:-1]), torch.from_numpy(frames[1:])
     chunk = max(1, capacity // STREAM_CHUNKS_PER_POOL)
+    chunks = [(prev[lo : lo + chunk], nxt[lo : lo + chunk]) for lo in range(0, len(prev), chunk)]
     with FlowPool(dev, params, capacity, backend) as pool:
         start = time.perf_counter()
-        futures = [
-            pool.submit(prev[lo : lo + chunk], nxt[lo : lo + chunk])
-            for lo in range(0, len(prev), chunk)
-        ]
-        for future in futures:
-            future.result()
+        for _ in pool.map(chunks, ahead=len(chunks)):  # every chunk submitted, then waited for
+            pass
         seconds = time.perf_counter() - start
         streamed = pool.stats.as_dict()
     _progress(f"{backend} pool of {capacity}: {len(prev) / seconds:.2f} pairs/s streamed")

@@ -105,10 +105,8 @@ class _Fetches:
         self.pending.append((i, run, launches))
         self.count += 1
 
-    def take(self) -> tuple[np.ndarray, int, int] | None:
-        """The oldest fetched copy (its run and the launches after it), None if none."""
-        if not self.pending:
-            return None
+    def take(self) -> tuple[np.ndarray, int, int]:
+        """The oldest fetched copy (its run and the launches after it)."""
         i, run, launches = self.pending.popleft()
         if self.events[i] is not None:
             self.events[i].synchronize()
