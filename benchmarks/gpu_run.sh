@@ -26,7 +26,7 @@ step() {  # name, timeout (s), command...
 }
 case_step() {
   case $1 in
-    sweep) step sweep 300 python3 benchmarks/triton_sweep.py --data "$DATA" --blocks 256 \
+    sweep) step sweep 300 python3 benchmarks/triton_sweep.py --data "$DATA" --blocks 128,256,512 \
              --check-every 8 --large 256,512 ;;
     exact) step exact 150 python3 benchmarks/gpu_exactness.py --data "$DATA" ;;
     tvl1) step tvl1 230 python3 -m flowpipe bench tvl1 --device cuda --data "$DATA" --batch 512 ;;

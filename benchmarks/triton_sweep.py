@@ -29,7 +29,7 @@ from flowpipe.bench.tvl1 import video_frames
 from flowpipe.flow import preset
 from flowpipe.flow.pool import FlowPool, PoolStats
 from flowpipe.flow.solver import select_backend, solve_batch
-from flowpipe.flow.triton_backend import TritonSettings
+from flowpipe.flow.triton_backend import TritonSettings, signature
 
 CLIPS = {"sample": "videos/sample_340x256.mp4", "ucf101": "videos/v_ApplyEyeMakeup_g01_c01.avi"}
 SIZE = (340, 256)
@@ -97,6 +97,7 @@ def main() -> None:
                 "check_every": check_every,
                 "sample_batch128": speed,
                 "mean_diff_to_torch": (flow - ref).abs().mean().item(),
+                **step_registers(block),
             }
             variants.append(row)
             log(json.dumps(row))
@@ -153,6 +154,23 @@ def _difference(after: PoolStats, before: PoolStats) -> PoolStats:
         after.checks - before.checks,
         after.launches - before.launches,
     )
+
+
+def step_registers(block: int) -> dict[str, Any]:
+    """Registers per thread and bytes spilled of the step kernel (`opencv` preset) compiled by
+    this machine's Triton for this GPU at `block`."""
+    from triton.compiler import ASTSource
+
+    from flowpipe.flow.triton_kernels import step, step_constexprs
+
+    constexprs = step_constexprs(block, 5, True)
+    try:
+        source = ASTSource(fn=step, signature=signature(step, constexprs), constexprs=constexprs)
+        kernel = triton.compile(source)
+        kernel._init_handles()
+        return {"registers": kernel.n_regs, "spilled_bytes": kernel.n_spills}
+    except Exception as err:  # noqa: BLE001 (a probe of Triton's internals)
+        return {"registers_error": repr(err)[:300]}
 
 
 def launch_overhead(

@@ -78,6 +78,30 @@ def triton_available(device: torch.device) -> bool:
     return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
 
 
+# Our kernels' argument types by their names (`signature`): these pointers and integers, other
+# *_ptr and the arenas float pointers, other scalars fp32.
+POINTERS = {"tiles": "*i32", "meta": "*i32", "prev_steps": "*i32", "next_steps": "*i32"}
+POINTERS |= {"history": "*i32", "scales": "*fp64", "table": "*i64"}
+FLOAT_POINTERS = {"state", "consts", "pyramid", "thresholds", "prev_row", "cur_row", "next_row"}
+INTS = {"height", "width", "slots", "plane", "row", "max_iterations", "inner", "warps"}
+
+
+def signature(fn: Any, constexprs: dict[str, object]) -> dict[str, str]:
+    """The argument types of one of our kernels, for compiling it ahead of a launch
+    (`triton.compile`: the sm_90 check in the tests, the sweep's register figures)."""
+    types = {}
+    for name in fn.arg_names:
+        if name in constexprs:
+            types[name] = "constexpr"
+        elif name in POINTERS:
+            types[name] = POINTERS[name]
+        elif name.endswith("_ptr") or name in FLOAT_POINTERS:
+            types[name] = "*fp32"
+        else:
+            types[name] = "i32" if name in INTS else "fp32"
+    return types
+
+
 class Launcher:
     """A Triton kernel's launches: the first through the JIT (which compiles and specialises
     on these arguments), later ones straight through the compiled kernel, whose

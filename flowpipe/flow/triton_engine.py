@@ -119,13 +119,15 @@ class TritonEngine:
     def __init__(
         self, device: torch.device, params: TVL1Params, capacity: int, settings: TritonSettings
     ) -> None:
-        from flowpipe.flow.triton_kernels import hand_back, step
+        from flowpipe.flow.triton_kernels import hand_back, step, step_constexprs
 
         self.device, self.params, self.settings = device, params, settings
         self.capacity = capacity
         self.kernel = Launcher(step)
         self.copier = Launcher(hand_back)
         self.ksize = params.median_filtering if params.median_filtering > 1 else 0
+        cubic = params.interpolation == "bicubic"
+        self.constexprs = step_constexprs(settings.block, self.ksize, cubic)
         # The host's copies of what the next launch reads, per slot.
         self.records = np.zeros((capacity, 4), np.int32)  # step, iterations, warp, home
         self.meta = np.zeros((capacity, 5), np.int32)  # h, w, level offset, coarser h, w
@@ -260,9 +262,7 @@ class TritonEngine:
             *self.scalars,
             *self.counts,
         )
-        cubic = self.params.interpolation == "bicubic"
-        constexprs = {"BLOCK": self.settings.block, "KSIZE": self.ksize, "CUBIC": cubic}
-        return (len(tiles),), args, constexprs
+        return (len(tiles),), args, self.constexprs
 
     def _at_level(self, slot: int, level: int, advance: bool = False) -> None:
         """The slot's pair at `level` of its pyramid (from the coarser one if `advance`)."""

@@ -45,6 +45,17 @@ ADVANCE = tl.constexpr(6)
 median3 = medians().median3
 median5 = medians().median5
 NOT_SPECIALIZED = ["slots", "plane", "row", "max_iterations", "inner", "warps"]
+# Pixels a level's or a warp's start works on at a time in `step` (its registers per pixel
+# are the bicubic sampling's): 128 keeps the kernel at its iteration's registers at the
+# default block (docs/engine.md, "Registers").
+START_PIXELS = 128
+
+
+def step_constexprs(block: int, ksize: int, cubic: bool) -> dict[str, object]:
+    """`step`'s compile-time arguments for tiles of `block` pixels, a median of `ksize`
+    (0: none) and a bicubic (else bilinear) warp."""
+    start = min(block, START_PIXELS)
+    return {"BLOCK": block, "KSIZE": ksize, "CUBIC": cubic, "START_BLOCK": start}
 
 
 @triton.jit
@@ -231,6 +242,7 @@ def step(
     BLOCK: tl.constexpr,
     KSIZE: tl.constexpr,
     CUBIC: tl.constexpr,
+    START_BLOCK: tl.constexpr,
 ):
     """One step of the pair of tile program_id(0) (tiles: [slot, tile] pairs) at BLOCK of its
     pixels. Per slot: state [2 sets, slots, 6, plane], consts [slots, 4, plane] (g_a, g_b,
@@ -241,6 +253,15 @@ def step(
     the host's figures)."""
     slot = tl.load(tiles + 2 * tl.program_id(0)).to(tl.int64)
     tile = tl.load(tiles + 2 * tl.program_id(0) + 1)
+    # The pair's size is read before its record is written: a load after the record's
+    # stores would wait for them, and the state's loads for it.
+    height = tl.load(meta + 5 * slot)
+    width = tl.load(meta + 5 * slot + 1)
+    hw = height * width
+    offs = tile * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < hw
+    x = offs % width
+    y = offs // width
     kind = tl.load(prev_steps + 4 * slot)
     done = tl.load(prev_steps + 4 * slot + 1)
     warp = tl.load(prev_steps + 4 * slot + 2)
@@ -260,13 +281,6 @@ def step(
     tl.store(next_steps + 4 * slot + 3, tl.where(writes, 1 - home, home), mask=first)
     tl.store(next_row + slot, 0.0, mask=first)
     tl.store(history + slot, now, mask=first)
-    height = tl.load(meta + 5 * slot)
-    width = tl.load(meta + 5 * slot + 1)
-    hw = height * width
-    offs = tile * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < hw
-    x = offs % width
-    y = offs // width
     src = state + (home.to(tl.int64) * slots + slot) * 6 * plane
     dst = state + ((1 - home).to(tl.int64) * slots + slot) * 6 * plane
     con = consts + slot * 4 * plane
@@ -277,50 +291,96 @@ def step(
     elif now == MEDIAN:
         median_tile(src, dst, plane, offs, mask, x, y, height, width, KSIZE)
     elif now != IDLE:
+        # A start samples the images around each pixel, which takes more registers per pixel
+        # than an iteration: it works on START_BLOCK pixels of the tile at a time (a loop,
+        # not unrolled), so that the kernel needs no more registers than its iteration.
         images = pyramid + slot * row + tl.load(meta + 5 * slot + 2)
-        if now == WARP:
-            u_a, u_b = _field(src, offs, plane, mask)
-        else:  # LEVEL: the flow the level starts from, duals 0
-            if kind == ADVANCE:
-                ch = tl.load(meta + 5 * slot + 3)
-                cw = tl.load(meta + 5 * slot + 4)
-                step_y = tl.load(scales + 2 * slot)
-                step_x = tl.load(scales + 2 * slot + 1)
-                u_a, u_b = level_flow(src, plane, ch, cw, x, y, mask, step_y, step_x, scale_step)
-            else:
-                u_a = tl.zeros([BLOCK], dtype=tl.float32)
-                u_b = tl.zeros([BLOCK], dtype=tl.float32)
-            tl.store(dst + offs, u_a, mask=mask)
-            tl.store(dst + plane + offs, u_b, mask=mask)
-            for c in tl.static_range(2, 6):
-                tl.store(dst + c * plane + offs, tl.zeros([BLOCK], dtype=tl.float32), mask=mask)
-        xf = x.to(tl.float32)
-        yf = y.to(tl.float32)
-        warp_consts_at(
-            images + hw,
-            images,
-            xf,
-            yf,
-            u_a,
-            u_b,
-            offs,
-            mask,
-            width,
-            height,
-            hw,
-            eps,
-            subpixel,
-            con,
-            0,
-            plane,
-            con + 2 * plane,
-            con + 3 * plane,
-            0,
-            CUBIC,
-        )
+        for part in range(0, BLOCK, START_BLOCK):
+            start_tile(
+                src,
+                dst,
+                con,
+                images,
+                plane,
+                tile * BLOCK + part + tl.arange(0, START_BLOCK),
+                meta + 5 * slot,
+                scales + 2 * slot,
+                kind == ADVANCE,
+                now == WARP,
+                eps,
+                subpixel,
+                scale_step,
+                CUBIC,
+            )
         if KSIZE > 1:
             if now == WARP:
                 median_tile(src, dst, plane, offs, mask, x, y, height, width, KSIZE)
+
+
+@triton.jit
+def start_tile(
+    src,
+    dst,
+    con,
+    images,
+    plane,
+    offs,
+    meta,
+    scales,
+    advance,
+    warp,
+    eps,
+    subpixel,
+    scale_step,
+    CUBIC: tl.constexpr,
+):
+    """A start at pixels `offs` of one pair (its meta and scales rows): the flow it starts
+    from, written to dst with zero duals if a level starts (the coarser level's, upsampled
+    from src, if `advance`; else 0), or src's if a warp starts; then the warp's constants."""
+    height = tl.load(meta)
+    width = tl.load(meta + 1)
+    hw = height * width
+    mask = offs < hw
+    x = offs % width
+    y = offs // width
+    if warp:
+        u_a, u_b = _field(src, offs, plane, mask)
+    else:
+        if advance:
+            ch = tl.load(meta + 3)
+            cw = tl.load(meta + 4)
+            step_y = tl.load(scales)
+            step_x = tl.load(scales + 1)
+            u_a, u_b = level_flow(src, plane, ch, cw, x, y, mask, step_y, step_x, scale_step)
+        else:
+            u_a = tl.zeros(offs.shape, dtype=tl.float32)
+            u_b = tl.zeros(offs.shape, dtype=tl.float32)
+        tl.store(dst + offs, u_a, mask=mask)
+        tl.store(dst + plane + offs, u_b, mask=mask)
+        for c in tl.static_range(2, 6):
+            tl.store(dst + c * plane + offs, tl.zeros(offs.shape, dtype=tl.float32), mask=mask)
+    warp_consts_at(
+        images + hw,
+        images,
+        x.to(tl.float32),
+        y.to(tl.float32),
+        u_a,
+        u_b,
+        offs,
+        mask,
+        width,
+        height,
+        hw,
+        eps,
+        subpixel,
+        con,
+        0,
+        plane,
+        con + 2 * plane,
+        con + 3 * plane,
+        0,
+        CUBIC,
+    )
 
 
 @triton.jit(do_not_specialize=["slots", "plane"])

@@ -23,37 +23,16 @@ triton = pytest.importorskip("triton")
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from flowpipe.flow.triton_backend import TritonSettings  # noqa: E402
-from flowpipe.flow.triton_kernels import hand_back, step  # noqa: E402
+from flowpipe.flow.triton_backend import TritonSettings, signature  # noqa: E402
+from flowpipe.flow.triton_kernels import hand_back, step, step_constexprs  # noqa: E402
 from flowpipe.flow.triton_warp import warp_consts_kernel  # noqa: E402
 
 PTXAS = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
-# Argument types by our naming: these pointers and integers, other *_ptr and the arenas float
-# pointers, other scalars fp32.
-POINTERS = {"tiles": "*i32", "meta": "*i32", "prev_steps": "*i32", "next_steps": "*i32"}
-POINTERS |= {"history": "*i32", "scales": "*fp64", "table": "*i64"}
-FLOAT_POINTERS = {"state", "consts", "pyramid", "thresholds", "prev_row", "cur_row", "next_row"}
-INTS = {"height", "width", "slots", "plane", "row", "max_iterations", "inner", "warps"}
 # Registers per thread at the defaults, recorded with Triton 3.8.0 (docs/engine.md): a kernel
 # may not need more without a reason written there.
 RECORDED_TRITON = "3.8.0"
-REGISTERS = {"step": 118, "step_bilinear": 96, "warp_bicubic": 109, "warp_bilinear": 40}
+REGISTERS = {"step": 94, "step_bilinear": 94, "warp_bicubic": 109, "warp_bilinear": 40}
 REGISTERS |= {"hand_back": 22}
-
-
-def signature(fn, constexprs: dict[str, object]) -> dict[str, str]:
-    """Argument types of a kernel, by our naming."""
-    types = {}
-    for name in fn.arg_names:
-        if name in constexprs:
-            types[name] = "constexpr"
-        elif name in POINTERS:
-            types[name] = POINTERS[name]
-        elif name.endswith("_ptr") or name in FLOAT_POINTERS:
-            types[name] = "*fp32"
-        else:
-            types[name] = "i32" if name in INTS else "fp32"
-    return types
 
 
 def ptxas_report(fn, constexprs: dict[str, object], tmp: Path) -> str:
@@ -69,8 +48,8 @@ def ptxas_report(fn, constexprs: dict[str, object], tmp: Path) -> str:
 DEFAULTS = TritonSettings()
 KERNELS = {
     # The opencv preset (5x5 median, bicubic warp), and the fast one's (bilinear, no median).
-    "step": lambda: (step, {"BLOCK": DEFAULTS.block, "KSIZE": 5, "CUBIC": True}),
-    "step_bilinear": lambda: (step, {"BLOCK": DEFAULTS.block, "KSIZE": 0, "CUBIC": False}),
+    "step": lambda: (step, step_constexprs(DEFAULTS.block, 5, True)),
+    "step_bilinear": lambda: (step, step_constexprs(DEFAULTS.block, 0, False)),
     "hand_back": lambda: (hand_back, {"BLOCK": DEFAULTS.block}),
     "warp_bicubic": lambda: (warp_consts_kernel, {"BLOCK": DEFAULTS.warp_block, "CUBIC": True}),
     "warp_bilinear": lambda: (warp_consts_kernel, {"BLOCK": DEFAULTS.warp_block, "CUBIC": False}),
