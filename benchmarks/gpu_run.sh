@@ -6,7 +6,8 @@
 #     --platform manylinux2014_x86_64 -d .whl click tqdm dask distributed partd locket \
 #     tblib tornado zict
 #   cp -r ../shared/data/. .devdata/
-# and, for the step `prev` (the Triton default before continuous batching, same benchmark):
+# and, for the step `prev` (the Triton default before continuous batching, same benchmark; any
+# commit's tree can go there, e.g. 2625dec, the pool before its starts worked in parts):
 #   mkdir .prev && git archive 5a0e2c9 flowpipe | tar -x -C .prev
 # Then: run(command="bash benchmarks/gpu_run.sh [STEP...]", carry=[".whl", ".devdata", ".prev"])
 # with steps among exact, tvl1, prev, extract, sweep, videos, loader (default: exact tvl1 prev

@@ -250,7 +250,8 @@ def step(
     the level's offset in the pyramid row, the coarser level's h and w), thresholds, scales
     (float64 steps of the upsampling along y and x), step records (step, iterations, warp,
     home) read from prev_steps and written to next_steps, change rows, history (the step, for
-    the host's figures)."""
+    the host's figures). A start takes START_BLOCK of the tile's pixels at a time
+    (`step_constexprs`)."""
     slot = tl.load(tiles + 2 * tl.program_id(0)).to(tl.int64)
     tile = tl.load(tiles + 2 * tl.program_id(0) + 1)
     # The pair's size is read before its record is written: a load after the record's
