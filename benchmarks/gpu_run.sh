@@ -7,7 +7,7 @@
 #     tblib tornado zict
 #   cp -r ../shared/data/. .devdata/
 # and, for the step `prev` (the Triton default before continuous batching, same benchmark; any
-# commit's tree can go there, e.g. 2625dec, the pool before its starts worked in parts):
+# commit's tree can go there, e.g. 2625dec, the pool the H200 timed on 2026-11-30):
 #   mkdir .prev && git archive 5a0e2c9 flowpipe | tar -x -C .prev
 # Then: run(command="bash benchmarks/gpu_run.sh [STEP...]", carry=[".whl", ".devdata", ".prev"])
 # with steps among exact, tvl1, prev, extract, sweep, videos, loader (default: exact tvl1 prev

@@ -84,6 +84,7 @@ POINTERS = {"tiles": "*i32", "meta": "*i32", "prev_steps": "*i32", "next_steps":
 POINTERS |= {"history": "*i32", "scales": "*fp64", "table": "*i64"}
 FLOAT_POINTERS = {"state", "consts", "pyramid", "thresholds", "prev_row", "cur_row", "next_row"}
 INTS = {"height", "width", "slots", "plane", "row", "max_iterations", "inner", "warps"}
+INTS |= {"launch_parity"}
 
 
 def signature(fn: Any, constexprs: dict[str, object]) -> dict[str, str]:

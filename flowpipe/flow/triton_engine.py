@@ -7,14 +7,15 @@ level). Each launch of `triton_kernels.step` advances every pair in flight by on
 own (a level's start, a warp's start, a median or an iteration), deciding it on the device
 from the pair's record and change, so launches follow each other without the host.
 
-The host works in runs of `TritonSettings.check_every` launches. After queueing a run it
-looks at the one before (`step`), whose records and steps taken (the pool's figures) were
-copied to pinned host memory behind it, so the GPU works on a run while the host looks at the
-last: pairs that finished their level's last warp start the next level (or, at the finest,
-hand their flow back and free their slot); slots filled since start the pair's coarsest
-level. These requests reach the device before the next run, as patches of the records it
-reads, with the meta and the tile table (which pair's pixels each program works on) of the
-pairs' level sizes. A look skips the slots whose last request came after the run it looks at.
+The host works in runs of `TritonSettings.check_every` launches. After queueing a run it looks
+at the one before (`step`), whose records and steps taken (the pool's figures) were copied to
+pinned host memory behind it, so the GPU works on a run while the host looks at the last: pairs
+that finished their level's last warp start the next level (or, at the finest, hand their flow
+back and free their slot); slots filled since start the pair's coarsest level. These requests
+reach the device before the next run, as patches of the records it reads, with the meta and the
+tile table (which pair's pixels each program works on, at the pair's level size, and the parity
+of the set its state is in). A look skips the slots whose last request came after the run it
+looks at.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class TritonEngine:
         self.thresholds = np.zeros(capacity, np.float32)
         self.scales = np.zeros((capacity, 2), np.float64)  # coarser / this level, y and x
         self.level = np.full(capacity, -1)  # the slot's level (0: the finest), -1: free
+        # The slot's pair's state is in set (launch + parity) % 2 while it steps.
+        self.parity = np.zeros(capacity, np.int32)
         self.layout: list[_Prepared | None] = [None] * capacity
         self.changed = True  # requests, meta or levels to upload before the next run
         # The host's requests (records it set) not yet sent, and per slot the run from which
@@ -155,7 +158,6 @@ class TritonEngine:
         # What the host sends before a run, in one buffer (one copy): meta, thresholds,
         # scales, the tile table, and the requests (`_upload`).
         self.sent: tuple[torch.Tensor, ...] = ()
-        self.tiles = torch.zeros(0, 2, dtype=torch.int32, device=device)
         self.launches = 0
         l_t, theta, taut = params.step_constants()
         p = params
@@ -261,6 +263,7 @@ class TritonEngine:
             self.row,
             *self.scalars,
             *self.counts,
+            t % 2,
         )
         return (len(tiles),), args, self.constexprs
 
@@ -281,10 +284,14 @@ class TritonEngine:
         occupied = np.flatnonzero(self.level >= 0)
         hw = self.meta[occupied, 0].astype(np.int64) * self.meta[occupied, 1]
         counts = -(-hw // self.settings.block)
+        asked = np.array(sorted(self.requests), np.int32)
+        # A request takes effect at the run's first launch, where the pair's state is in the
+        # set its record names.
+        self.parity[asked] = (self.records[asked, 3] - self.launches) % 2
         slots = np.repeat(occupied, counts)
         tiles = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        table = np.stack([slots, tiles], axis=1).astype(np.int32)
-        asked = np.array(sorted(self.requests), np.int32)
+        h, w = self.meta[slots, 0], self.meta[slots, 1]
+        table = np.stack([slots, 2 * tiles + self.parity[slots], h, w], axis=1).astype(np.int32)
         arrays = [self.meta, self.thresholds, self.scales, table, asked, self.records[asked]]
         packed, places = _pack(arrays)
         sent = _to_device(packed, self.device)
@@ -293,7 +300,7 @@ class TritonEngine:
             views[0],
             views[1].view(torch.float32),
             views[2].view(torch.float64),
-            views[3].view(-1, 2),
+            views[3].view(-1, 4),
         )
         if len(asked):
             records = self.steps[self.launches % 2]

@@ -16,11 +16,14 @@ iteration's change, decides the pair's step in this one (`next_step`, the rules 
 - IDLE: nothing (the pair finished its level's last warp; the host moves it on).
 
 A launch reads each pair's state from one of its two buffer sets and writes the other (no
-program reads what another writes); the pair's `home` says which holds its latest state. The
-per-pair records (step, iterations, warp, home) are double-buffered the same way, written by
-the pair's first program, and so are the change rows (a ring of three: previous, current,
-next). The host looks at the records every `check_every` launches (`triton_engine`);
-`hand_back` copies the flows of pairs that finished to their callers' tensors.
+program reads what another writes). Every step but IDLE writes, so while a pair steps its
+latest state alternates between the sets with the launches: the tile table gives the pair's
+parity, set by the host when it starts the pair's level, and its record's `home` says which set
+holds it once it idles. The per-pair records (step, iterations, warp, home) are double-buffered
+the same way, written by the pair's first program, and so are the change rows (a ring of three:
+previous, current, next). The host looks at the records every `check_every` launches
+(`triton_engine`); `hand_back` copies the flows of pairs that finished to their callers'
+tensors.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ ADVANCE = tl.constexpr(6)
 
 median3 = medians().median3
 median5 = medians().median5
-NOT_SPECIALIZED = ["slots", "plane", "row", "max_iterations", "inner", "warps"]
+NOT_SPECIALIZED = ["slots", "plane", "row", "max_iterations", "inner", "warps", "launch_parity"]
 # Pixels a level's or a warp's start works on at a time in `step` (its registers per pixel
 # are the bicubic sampling's): 128 keeps the kernel at its iteration's registers at the
 # default block (docs/engine.md, "Registers").
@@ -97,10 +100,13 @@ def _dual(u, u_right, u_down, px, py, x, y, height, width, taut):
 
 
 @triton.jit
-def iterate_tile(src, dst, con, plane, offs, mask, x, y, height, width, l_t, theta, taut):
-    """One TV-L1 iteration at pixels `offs` of one pair, from the state planes src into dst
-    (u_a, u_b, px_a, px_b, py_a, py_b, `plane` apart) with the warp's constants con; returns
-    each pixel's squared change of u (0 outside `mask`).
+def read_stencil(src, con, plane, offs, mask, x, y, height, width, l_t):
+    """What one TV-L1 iteration at pixels `offs` of one pair reads from its state planes src
+    (u_a, u_b, px_a, px_b, py_a, py_b, `plane` apart) and the warp's constants con: the flow
+    here, at the right neighbour (r) and at the lower one (d); the duals their divergences
+    read (left of each, l, and above each, u); and the data term's step at the three
+    positions (`_data_step`). Returns them as tuples for `iterate_tile`: (flow, duals here and
+    left / above, duals at r, duals at d, steps).
 
     The dual step at a pixel needs the new u of its right and lower neighbours, which the
     program recomputes from the old state (the primal step at three positions) rather than
@@ -108,8 +114,6 @@ def iterate_tile(src, dst, con, plane, offs, mask, x, y, height, width, l_t, the
     right = mask & (x < width - 1)
     down = mask & (y < height - 1)
     su, spx, spy = src, src + 2 * plane, src + 4 * plane
-    # The old state here, at the right neighbour (r) and at the lower one (d), and the duals
-    # their divergences read: left of each (l) and above each (u).
     u_a, u_b = _field(su, offs, plane, mask)
     ur_a, ur_b = _field(su, offs + 1, plane, right)
     ud_a, ud_b = _field(su, offs + width, plane, down)
@@ -123,10 +127,27 @@ def iterate_tile(src, dst, con, plane, offs, mask, x, y, height, width, l_t, the
     pxd_a, pxd_b = _field(spx, offs + width, plane, down)
     pyd_a, pyd_b = _field(spy, offs + width, plane, down)
     pxdl_a, pxdl_b = _field(spx, offs + width - 1, plane, down & (x > 0))
-    # The primal step at the three positions.
     s_a, s_b = _data_step(con, plane, offs, mask, u_a, u_b, l_t)
     sr_a, sr_b = _data_step(con, plane, offs + 1, right, ur_a, ur_b, l_t)
     sd_a, sd_b = _data_step(con, plane, offs + width, down, ud_a, ud_b, l_t)
+    flow = (u_a, u_b, ur_a, ur_b, ud_a, ud_b)
+    duals = (px_a, px_b, py_a, py_b, pxl_a, pxl_b, pyu_a, pyu_b)
+    duals_r = (pxr_a, pxr_b, pyr_a, pyr_b, pyru_a, pyru_b)
+    duals_d = (pxd_a, pxd_b, pyd_a, pyd_b, pxdl_a, pxdl_b)
+    return flow, duals, duals_r, duals_d, (s_a, s_b, sr_a, sr_b, sd_a, sd_b)
+
+
+@triton.jit
+def iterate_tile(stencil, dst, plane, offs, mask, x, y, height, width, theta, taut):
+    """One TV-L1 iteration at pixels `offs` of one pair from what `read_stencil` read, into
+    the state planes dst; returns each pixel's squared change of u (0 outside `mask`)."""
+    flow, duals, duals_r, duals_d, steps = stencil
+    u_a, u_b, ur_a, ur_b, ud_a, ud_b = flow
+    px_a, px_b, py_a, py_b, pxl_a, pxl_b, pyu_a, pyu_b = duals
+    pxr_a, pxr_b, pyr_a, pyr_b, pyru_a, pyru_b = duals_r
+    pxd_a, pxd_b, pyd_a, pyd_b, pxdl_a, pxdl_b = duals_d
+    s_a, s_b, sr_a, sr_b, sd_a, sd_b = steps
+    # The primal step at the three positions.
     n_a = _primal(u_a, s_a, px_a, pxl_a, py_a, pyu_a, theta)
     n_b = _primal(u_b, s_b, px_b, pxl_b, py_b, pyu_b, theta)
     nr_a = _primal(ur_a, sr_a, pxr_a, px_a, pyr_a, pyru_a, theta)
@@ -154,7 +175,13 @@ def median_tile(src, dst, plane, offs, mask, x, y, height, width, KSIZE: tl.cons
         else:
             m = median3(src + c * plane, x, y, mask, height, width)
         tl.store(dst + c * plane + offs, m, mask=mask)
-    for c in tl.static_range(2, 6):
+    copy_planes(src, dst, plane, offs, mask, 2)
+
+
+@triton.jit
+def copy_planes(src, dst, plane, offs, mask, FIRST: tl.constexpr):
+    """State planes FIRST to 5 at pixels `offs`, from src into dst."""
+    for c in tl.static_range(FIRST, 6):
         at = c * plane + offs
         tl.store(dst + at, tl.load(src + at, mask=mask), mask=mask)
 
@@ -239,54 +266,59 @@ def step(
     max_iterations,
     inner,
     warps,
+    launch_parity,
     BLOCK: tl.constexpr,
     KSIZE: tl.constexpr,
     CUBIC: tl.constexpr,
     START_BLOCK: tl.constexpr,
 ):
-    """One step of the pair of tile program_id(0) (tiles: [slot, tile] pairs) at BLOCK of its
-    pixels. Per slot: state [2 sets, slots, 6, plane], consts [slots, 4, plane] (g_a, g_b,
-    rho, inv), pyramid rows of `row` floats (per level I0, I1, dI1/dx, dI1/dy), meta (h, w,
-    the level's offset in the pyramid row, the coarser level's h and w), thresholds, scales
-    (float64 steps of the upsampling along y and x), step records (step, iterations, warp,
-    home) read from prev_steps and written to next_steps, change rows, history (the step, for
-    the host's figures). A start takes START_BLOCK of the tile's pixels at a time
-    (`step_constexprs`)."""
-    slot = tl.load(tiles + 2 * tl.program_id(0)).to(tl.int64)
-    tile = tl.load(tiles + 2 * tl.program_id(0) + 1)
-    # The pair's size is read before its record is written: a load after the record's
-    # stores would wait for them, and the state's loads for it.
-    height = tl.load(meta + 5 * slot)
-    width = tl.load(meta + 5 * slot + 1)
+    """One step of the pair of tile program_id(0) at BLOCK of its pixels: tiles rows (slot,
+    2 x tile + the pair's parity, height, width) at the pairs' level sizes; the pair's state
+    is in set (launch_parity + its parity) % 2 if it steps. Per slot: state [2 sets, slots, 6,
+    plane], consts [slots, 4, plane] (g_a, g_b, rho, inv), pyramid rows of `row` floats (per
+    level I0, I1, dI1/dx, dI1/dy), meta (h, w, the level's offset in the pyramid row, the
+    coarser level's h and w), thresholds, scales (float64 steps of the upsampling along y and
+    x), step records (step, iterations, warp, home) read from prev_steps and written to
+    next_steps, change rows, history (the step, for the host's figures). A start takes
+    START_BLOCK of the tile's pixels at a time (`step_constexprs`)."""
+    entry = tiles + 4 * tl.program_id(0)
+    slot = tl.load(entry).to(tl.int64)
+    code = tl.load(entry + 1)
+    height = tl.load(entry + 2)
+    width = tl.load(entry + 3)
+    tile = code // 2
     hw = height * width
     offs = tile * BLOCK + tl.arange(0, BLOCK)
     mask = offs < hw
     x = offs % width
     y = offs // width
+    # Every step but IDLE writes the pair's other set, so a stepping pair's latest state is in
+    # the set of the launch's parity and its own (the tile table's): the state is read, for
+    # an iteration, beside the pair's record rather than after it (one round of dependent
+    # loads fewer); other steps (about a tenth of them) do not use what it read.
+    home = (launch_parity + code % 2) % 2
+    src = state + (home.to(tl.int64) * slots + slot) * 6 * plane
+    dst = state + ((1 - home).to(tl.int64) * slots + slot) * 6 * plane
+    con = consts + slot * 4 * plane
     kind = tl.load(prev_steps + 4 * slot)
     done = tl.load(prev_steps + 4 * slot + 1)
     warp = tl.load(prev_steps + 4 * slot + 2)
-    home = tl.load(prev_steps + 4 * slot + 3)
+    recorded_home = tl.load(prev_steps + 4 * slot + 3)
     threshold = tl.load(thresholds + slot)
     change = tl.load(prev_row + slot)
+    stencil = read_stencil(src, con, plane, offs, mask, x, y, height, width, l_t)
     now, done, warp = next_step(
         kind, done, warp, change, threshold, max_iterations, inner, warps, KSIZE
     )
-    writes = (now == LEVEL) | (now == MEDIAN) | (now == ITERATE)
-    if KSIZE > 1:
-        writes = writes | (now == WARP)  # its median
     first = tile == 0
     tl.store(next_steps + 4 * slot, now, mask=first)
     tl.store(next_steps + 4 * slot + 1, done, mask=first)
     tl.store(next_steps + 4 * slot + 2, warp, mask=first)
-    tl.store(next_steps + 4 * slot + 3, tl.where(writes, 1 - home, home), mask=first)
+    tl.store(next_steps + 4 * slot + 3, tl.where(now == IDLE, recorded_home, 1 - home), mask=first)
     tl.store(next_row + slot, 0.0, mask=first)
     tl.store(history + slot, now, mask=first)
-    src = state + (home.to(tl.int64) * slots + slot) * 6 * plane
-    dst = state + ((1 - home).to(tl.int64) * slots + slot) * 6 * plane
-    con = consts + slot * 4 * plane
     if now == ITERATE:
-        d = iterate_tile(src, dst, con, plane, offs, mask, x, y, height, width, l_t, theta, taut)
+        d = iterate_tile(stencil, dst, plane, offs, mask, x, y, height, width, theta, taut)
         any_px = tl.sum(mask.to(tl.int32), axis=0) > 0
         tl.atomic_add(cur_row + slot, tl.sum(d, axis=0), mask=any_px)
     elif now == MEDIAN:
@@ -313,9 +345,11 @@ def step(
                 scale_step,
                 CUBIC,
             )
-        if KSIZE > 1:
-            if now == WARP:
+        if now == WARP:
+            if KSIZE > 1:
                 median_tile(src, dst, plane, offs, mask, x, y, height, width, KSIZE)
+            else:
+                copy_planes(src, dst, plane, offs, mask, 0)  # it writes the other set too
 
 
 @triton.jit
