@@ -13,7 +13,9 @@ import functools
 import importlib.util
 import logging
 import os
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -78,6 +80,9 @@ def triton_available(device: torch.device) -> bool:
     return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
 
 
+# Triton's bundled ptxas (its CUDA backend), which compiles PTX for a GPU this machine lacks.
+_TRITON = importlib.util.find_spec("triton")
+PTXAS = Path(_TRITON.origin).parent / "backends/nvidia/bin/ptxas" if _TRITON else Path("ptxas")
 # Our kernels' argument types by their names (`signature`): these pointers and integers, other
 # *_ptr and the arenas float pointers, other scalars fp32.
 POINTERS = {"tiles": "*i32", "meta": "*i32", "prev_steps": "*i32", "next_steps": "*i32"}
@@ -101,6 +106,22 @@ def signature(fn: Any, constexprs: dict[str, object]) -> dict[str, str]:
         else:
             types[name] = "i32" if name in INTS else "fp32"
     return types
+
+
+def ptxas_report(fn: Any, constexprs: dict[str, object], tmp: Path) -> str:
+    """ptxas's report (registers, spills) of one of our kernels compiled for an H100 (sm_90)
+    by Triton and its bundled ptxas, on any machine (no GPU needed; not under the
+    interpreter); `tmp` a folder for the PTX."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    source = ASTSource(fn=fn, signature=signature(fn, constexprs), constexprs=constexprs)
+    kernel = triton.compile(source, target=GPUTarget("cuda", 90, 32))
+    ptx = tmp / "kernel.ptx"
+    ptx.write_text(kernel.asm["ptx"])
+    command = [str(PTXAS), "-v", "--gpu-name", "sm_90a", str(ptx), "-o", os.devnull]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stderr
 
 
 class Launcher:

@@ -20,14 +20,10 @@ from pathlib import Path
 import pytest
 
 triton = pytest.importorskip("triton")
-from triton.backends.compiler import GPUTarget  # noqa: E402
-from triton.compiler import ASTSource  # noqa: E402
-
-from flowpipe.flow.triton_backend import TritonSettings, signature  # noqa: E402
+from flowpipe.flow.triton_backend import PTXAS, TritonSettings, ptxas_report  # noqa: E402
 from flowpipe.flow.triton_kernels import hand_back, step, step_constexprs  # noqa: E402
 from flowpipe.flow.triton_warp import warp_consts_kernel  # noqa: E402
 
-PTXAS = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
 # Registers per thread at the defaults, recorded with Triton 3.8.0 (docs/engine.md): a kernel
 # may not need more without a reason written there.
 RECORDED_TRITON = "3.8.0"
@@ -35,19 +31,9 @@ REGISTERS = {"step": 96, "step_bilinear": 96, "warp_bicubic": 109, "warp_bilinea
 REGISTERS |= {"hand_back": 22}
 
 
-def ptxas_report(fn, constexprs: dict[str, object], tmp: Path) -> str:
-    """ptxas's register report of the kernel compiled for sm_90."""
-    source = ASTSource(fn=fn, signature=signature(fn, constexprs), constexprs=constexprs)
-    kernel = triton.compile(source, target=GPUTarget("cuda", 90, 32))
-    ptx = tmp / "kernel.ptx"
-    ptx.write_text(kernel.asm["ptx"])
-    command = [str(PTXAS), "-v", "--gpu-name", "sm_90a", str(ptx), "-o", os.devnull]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stderr
-
-
 DEFAULTS = TritonSettings()
 KERNELS = {
-    # The opencv preset (5x5 median, bicubic warp), and the fast one's (bilinear, no median).
+    # The opencv preset (5x5 median, bicubic warp), and a bilinear warp without a median.
     "step": lambda: (step, step_constexprs(DEFAULTS.block, 5, True)),
     "step_bilinear": lambda: (step, step_constexprs(DEFAULTS.block, 0, False)),
     "hand_back": lambda: (hand_back, {"BLOCK": DEFAULTS.block}),
