@@ -281,17 +281,11 @@ class TritonEngine:
         """The host's changes before a run, in one copy: meta, thresholds, scales, the tile
         table (the pairs' tiles at their level size), and the requests, patched into the
         records the run's first launch reads."""
-        occupied = np.flatnonzero(self.level >= 0)
-        hw = self.meta[occupied, 0].astype(np.int64) * self.meta[occupied, 1]
-        counts = -(-hw // self.settings.block)
         asked = np.array(sorted(self.requests), np.int32)
         # A request takes effect at the run's first launch, where the pair's state is in the
         # set its record names.
         self.parity[asked] = (self.records[asked, 3] - self.launches) % 2
-        slots = np.repeat(occupied, counts)
-        tiles = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        h, w = self.meta[slots, 0], self.meta[slots, 1]
-        table = np.stack([slots, 2 * tiles + self.parity[slots], h, w], axis=1).astype(np.int32)
+        table = self._tile_table()
         arrays = [self.meta, self.thresholds, self.scales, table, asked, self.records[asked]]
         packed, places = _pack(arrays)
         sent = _to_device(packed, self.device)
@@ -309,6 +303,17 @@ class TritonEngine:
         self.requests.clear()
         stats.launch("upload")
         self.changed = False
+
+    def _tile_table(self) -> np.ndarray:
+        """A row per tile of the pairs in flight at their level's size: (slot, 2 x tile + the
+        slot's parity, height, width), int32."""
+        occupied = np.flatnonzero(self.level >= 0)
+        hw = self.meta[occupied, 0].astype(np.int64) * self.meta[occupied, 1]
+        counts = -(-hw // self.settings.block)
+        slots = np.repeat(occupied, counts)
+        tiles = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        h, w = self.meta[slots, 0], self.meta[slots, 1]
+        return np.stack([slots, 2 * tiles + self.parity[slots], h, w], axis=1).astype(np.int32)
 
     def hand_back(
         self, slots: np.ndarray, destinations: list[torch.Tensor], stats: PoolStats
