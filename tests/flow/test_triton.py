@@ -68,10 +68,12 @@ def warp_diff(mode):
 def mixed_pool():
     # Chunks of two frame sizes, pairs converging at different speeds (an identical pair at
     # once), through a pool of 2 places refilled as pairs finish; each pair against its solo
-    # Triton flow.
+    # Triton flow. Looks every 3 launches: pairs enter and change level at odd launches too,
+    # where the set a pair's state is in follows the launch's parity and its own.
     other = gray("translate_left", (40, 32), 5)
     chunks = [(prev[:2], nxt[:2]), (other[:3], other[1:4]), (prev[2:], nxt[2:])]
-    with FlowPool("cpu", params, capacity=2, backend="triton", triton=quick) as pool:
+    odd = TritonSettings(block=2048, check_every=3)
+    with FlowPool("cpu", params, capacity=2, backend="triton", triton=odd) as pool:
         flows = [f.result() for f in [pool.submit(*c) for c in chunks]]
         figures = pool.stats.as_dict()
     alone = select_backend(cpu, "triton", triton=quick)
