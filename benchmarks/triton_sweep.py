@@ -31,7 +31,7 @@ from flowpipe.bench.tvl1 import video_frames
 from flowpipe.flow import preset
 from flowpipe.flow.pool import FlowPool, PoolStats
 from flowpipe.flow.solver import select_backend, solve_batch
-from flowpipe.flow.triton_backend import TritonSettings, signature
+from flowpipe.flow.triton_backend import TritonSettings, compile_ahead
 
 CLIPS = {"sample": "videos/sample_340x256.mp4", "ucf101": "videos/v_ApplyEyeMakeup_g01_c01.avi"}
 SIZE = (340, 256)
@@ -90,7 +90,7 @@ def main() -> None:
     out["torch_eager_batch128_sample"] = speed
     log(f"torch path (eager): {speed:.1f} pairs/s")
     variants = []
-    blocks = {int(b) for b in args.blocks.split(",")}
+    blocks = sorted({int(b) for b in args.blocks.split(",")})
     for block in blocks:
         for check_every in map(int, args.check_every.split(",")):
             settings = TritonSettings(block=block, check_every=check_every)
@@ -122,7 +122,7 @@ def main() -> None:
     log(json.dumps(out["stream"]))
     out["profile"] = kernel_profile(clips["sample"])
     # Last: each compile takes seconds, and the timings above are logged as they come.
-    out["registers"] = {block: step_registers(block) for block in sorted(blocks)}
+    out["registers"] = {block: step_registers(block) for block in blocks}
     print(json.dumps(out, indent=2))
 
 
@@ -164,14 +164,10 @@ def _difference(after: PoolStats, before: PoolStats) -> PoolStats:
 def step_registers(block: int) -> dict[str, Any]:
     """Registers per thread and bytes spilled of the step kernel (`opencv` preset) compiled by
     this machine's Triton for this GPU at `block`."""
-    from triton.compiler import ASTSource
-
     from flowpipe.flow.triton_kernels import step, step_constexprs
 
-    constexprs = step_constexprs(block, 5, True)
     try:
-        source = ASTSource(fn=step, signature=signature(step, constexprs), constexprs=constexprs)
-        kernel = triton.compile(source)
+        kernel = compile_ahead(step, step_constexprs(block, 5, True))
         kernel._init_handles()
         return {"registers": kernel.n_regs, "spilled_bytes": kernel.n_spills}
     except Exception as err:  # noqa: BLE001 (a probe of Triton's internals)

@@ -94,7 +94,7 @@ INTS |= {"launch_parity"}
 
 def signature(fn: Any, constexprs: dict[str, object]) -> dict[str, str]:
     """The argument types of one of our kernels, for compiling it ahead of a launch
-    (`triton.compile`: the sm_90 check in the tests, the sweep's register figures)."""
+    (`compile_ahead`)."""
     types = {}
     for name in fn.arg_names:
         if name in constexprs:
@@ -108,16 +108,23 @@ def signature(fn: Any, constexprs: dict[str, object]) -> dict[str, str]:
     return types
 
 
+def compile_ahead(fn: Any, constexprs: dict[str, object], target: Any = None) -> Any:
+    """One of our kernels compiled by Triton before any launch (not under the interpreter),
+    for `target` (a `GPUTarget`; None: this machine's GPU)."""
+    import triton
+    from triton.compiler import ASTSource
+
+    source = ASTSource(fn=fn, signature=signature(fn, constexprs), constexprs=constexprs)
+    return triton.compile(source, target=target)
+
+
 def ptxas_report(fn: Any, constexprs: dict[str, object], tmp: Path) -> str:
     """ptxas's report (registers, spills) of one of our kernels compiled for an H100 (sm_90)
     by Triton and its bundled ptxas, on any machine (no GPU needed; not under the
     interpreter); `tmp` a folder for the PTX."""
-    import triton
     from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
 
-    source = ASTSource(fn=fn, signature=signature(fn, constexprs), constexprs=constexprs)
-    kernel = triton.compile(source, target=GPUTarget("cuda", 90, 32))
+    kernel = compile_ahead(fn, constexprs, GPUTarget("cuda", 90, 32))
     ptx = tmp / "kernel.ptx"
     ptx.write_text(kernel.asm["ptx"])
     command = [str(PTXAS), "-v", "--gpu-name", "sm_90a", str(ptx), "-o", os.devnull]
