@@ -1,6 +1,10 @@
-"""Which device code runs on: one place that reads 'cpu', 'cuda', 'cuda:N' and 'auto'."""
+"""Which device code runs on: one place that reads 'cpu', 'cuda', 'cuda:N' and 'auto', and
+how many CPU threads a thread's torch operations use."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -32,3 +36,22 @@ def names_cuda(device: str | torch.device) -> bool:
     if device == "auto":
         return torch.cuda.is_available()
     return device.startswith("cuda")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """The calling thread's torch operations on `count` CPU threads, for the block; the count
+    before is restored after it.
+
+    Torch's OpenMP runtime (libgomp) keeps a team of threads for each thread that has run a
+    parallel operation, and once those teams hold more threads than the machine has cores, it
+    stops spin-waiting between parallel regions: every short operation then pays for waking
+    its team (docs/cluster.md). Threads whose torch work is light run it on one thread, leaving
+    the cores to the solver's.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

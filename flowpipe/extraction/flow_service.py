@@ -29,13 +29,15 @@ from flowpipe.flow.pool import FlowPool
 
 class FlowService:
     """The pools of one device, one per TV-L1 parameter set, made on first use; each keeps
-    `capacity` pairs in flight."""
+    `capacity` pairs in flight and runs its torch operations on `threads` CPU threads
+    (default: torch's count in the thread that makes the service)."""
 
-    def __init__(self, device: str, capacity: int) -> None:
+    def __init__(self, device: str, capacity: int, threads: int | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity!r}")
         self.device = _device(device)
         self.capacity = capacity
+        self.threads = torch.get_num_threads() if threads is None else threads
         self._pools: dict[TVL1Params, FlowPool] = {}
         self._lock = threading.Lock()
 
@@ -54,7 +56,9 @@ class FlowService:
         """The pool that solves pairs with these parameters."""
         with self._lock:
             if params not in self._pools:
-                self._pools[params] = FlowPool(self.device, params=params, capacity=self.capacity)
+                self._pools[params] = FlowPool(
+                    self.device, params=params, capacity=self.capacity, threads=self.threads
+                )
             return self._pools[params]
 
     def stats(self) -> dict[str, Any]:
@@ -87,12 +91,13 @@ _services: dict[tuple[str, int], FlowService] = {}
 _services_lock = threading.Lock()
 
 
-def service_for(device: str, tuning: JobTuning) -> FlowService:
+def service_for(device: str, tuning: JobTuning, threads: int | None = None) -> FlowService:
     """This process's flow service for `device`, its pools as large as the tuning says, made on
-    first use and shared by the videos the process's threads run."""
+    first use (solving on `threads` CPU threads) and shared by the videos the process's threads
+    run."""
     dev = _device(device)
     key = (str(dev), tuning.solver_pairs(dev.type == "cuda"))
     with _services_lock:
         if key not in _services:
-            _services[key] = FlowService(str(dev), key[1])
+            _services[key] = FlowService(str(dev), key[1], threads)
         return _services[key]

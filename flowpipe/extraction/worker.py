@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from flowpipe import __version__
-from flowpipe.devices import names_cuda
+from flowpipe.devices import names_cuda, torch_threads
 from flowpipe.extraction.flow_service import FlowService, service_for
 from flowpipe.extraction.settings import ExtractSettings, JobTuning
 from flowpipe.extraction.sources import (
@@ -97,8 +97,15 @@ class Timings:
 def extract_video(job: VideoJob) -> dict[str, Any]:
     """Extract one video; returns its meta ("status": "done"), or a record saying it was
     "skipped" (done meanwhile by another run), "busy" (another live run writes it) or
-    "failed" (with the error)."""
+    "failed" (with the error). The video's own torch work (quantisation, consistency) runs
+    on one CPU thread: the cores go to the flow service's solver (devices.torch_threads)."""
     configure_worker_process()
+    with torch_threads(1):
+        return _extract(job)
+
+
+def _extract(job: VideoJob) -> dict[str, Any]:
+    """`extract_video` past the process set-up."""
     try:
         store = job.output.open()
         lease = Leases(
@@ -121,16 +128,15 @@ def extract_video(job: VideoJob) -> dict[str, Any]:
 
 
 @functools.cache
-def configure_worker_process() -> None:
-    """Once per process: the torch thread count the cluster asked for, and glibc's malloc back
-    to keeping freed memory. Dask's nanny sets MALLOC_TRIM_THRESHOLD_=64 KiB, which hands every
-    freed tensor back to the OS and makes the engine page-fault its way through each
-    iteration (docs/cluster.md); the setting is read at start-up, so mallopt undoes it."""
-    threads = os.environ.get(TORCH_THREADS_ENV)
-    if threads and torch.get_num_threads() != int(threads):
-        torch.set_num_threads(int(threads))
+def configure_worker_process() -> int:
+    """Once per process: glibc's malloc back to keeping freed memory, and the torch thread
+    count the flow service's solver runs with (returned): the cluster's, else torch's default.
+    Dask's nanny sets MALLOC_TRIM_THRESHOLD_=64 KiB, which hands every freed tensor back to the
+    OS and makes the engine page-fault its way through each iteration (docs/cluster.md); the
+    setting is read at start-up, so mallopt undoes it."""
     if os.environ.get("MALLOC_TRIM_THRESHOLD_"):
         keep_freed_memory()
+    return int(os.environ.get(TORCH_THREADS_ENV) or torch.get_num_threads())
 
 
 def failure_record(task: VideoTask, err: BaseException) -> dict[str, Any]:
@@ -210,7 +216,7 @@ class _VideoExtraction:
         self.consistency = ConsistencyAccumulator() if figures else None
         self.requests: deque[_FlowRequest] = deque()
         self.pending: deque[Future] = deque()
-        self.service: FlowService = service_for(job.device, job.tuning)
+        self.service: FlowService = service_for(job.device, job.tuning, configure_worker_process())
 
     def run(self, still_held: Callable[[], bool]) -> dict[str, Any]:
         """Extract the video; its meta.json is written only while `still_held()`."""

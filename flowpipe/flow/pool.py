@@ -68,6 +68,7 @@ class PoolStats:
     iterating: int = 0  # summed over steps: pairs iterating
     checks: int = 0  # the host reading the device's state (Triton path)
     launches: Counter = field(default_factory=Counter)
+    threads: int | None = None  # CPU threads of the torch operations of a FlowPool's thread
 
     def launch(self, kind: str, count: int = 1) -> None:
         self.launches[kind] += count
@@ -90,6 +91,7 @@ class PoolStats:
             "active_share": self.active / (steps * self.capacity),
             "iterating_share": self.iterating / (steps * self.capacity),
             "checks": self.checks,
+            "threads": self.threads,
         }
 
     def copy(self) -> PoolStats:
@@ -215,6 +217,8 @@ class FlowPool:
     fails the futures of the chunks the pool held (in flight or waiting for a place), and it
     goes on with the chunks submitted after.
     On CUDA a chunk's flow is complete on the device when its future is resolved.
+    `threads`: the CPU threads of the pool's own torch operations (default: those of the
+    thread that makes the pool; a new thread would otherwise start with torch's default).
     """
 
     def __init__(
@@ -225,8 +229,12 @@ class FlowPool:
         backend: str = "auto",
         compile: bool | None = None,
         triton: TritonSettings | None = None,
+        threads: int | None = None,
     ) -> None:
         from flowpipe.flow.solver import select_backend
+
+        if threads is not None and threads < 1:
+            raise ValueError(f"a pool needs at least 1 thread, got {threads!r}")
 
         self.params = TVL1Params() if params is None else params
         self.device = resolve_device(device)
@@ -234,6 +242,7 @@ class FlowPool:
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.backend = select_backend(self.device, backend, compile, triton)
         self.capacity = capacity
+        self.threads = torch.get_num_threads() if threads is None else threads
         self._pool = Pool(self.backend, self.params, capacity)
         self._inbox: deque[_Request] = deque()
         self._ready = threading.Condition()  # guards the inbox and closing
@@ -295,6 +304,8 @@ class FlowPool:
         # On CUDA the pool runs on a stream of its own: the callers' work on their results (on
         # their threads' streams) overlaps the pool's next steps.
         stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        torch.set_num_threads(self.threads)
+        self._pool.stats.threads = torch.get_num_threads()
         with _on_device(self.device, stream), torch.no_grad():
             while True:
                 with self._ready:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from flowpipe.extraction.settings import ExtractSettings
 from flowpipe.extraction.tasks import VideoTask
@@ -153,3 +157,26 @@ def test_peak_memory_does_not_grow_with_the_video(
     (short_peak, short_bytes), (long_peak, long_bytes) = extract_frames(33), extract_frames(129)
     assert long_bytes - short_bytes > 400_000
     assert long_peak - short_peak < 0.75 * (long_bytes - short_bytes)
+
+
+def os_threads() -> int:
+    """The process's threads as the OS counts them (OpenMP's among them, which Python does not
+    see)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(torch.get_num_threads() < 2, reason="one torch thread: no team either way")
+def test_a_video_leaves_the_cores_to_the_solver(clip: Path, tmp_path: Path) -> None:
+    # A thread of torch work on several cores keeps an OpenMP team beside the solver's, and
+    # OpenMP then stops spin-waiting (devices.torch_threads): the video's own torch work
+    # (quantisation, consistency) must leave no team behind in the thread that ran it.
+    settings = ExtractSettings(params=FAST)
+    assert extract(clip, "warm", settings, tmp_path)["status"] == "done"  # the solver's thread
+    with ThreadPoolExecutor(1) as videos:  # a Dask worker's thread, alive after its task
+        before = os_threads()
+        assert videos.submit(extract, clip, "b", settings, tmp_path).result()["status"] == "done"
+        deadline = time.monotonic() + 10  # the video's helper threads may take a moment to end
+        while os_threads() > before + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os_threads() == before + 1  # the executor's thread alone
+        assert torch.get_num_threads() >= 2  # the caller's own count untouched

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from flowpipe.devices import torch_threads
 from flowpipe.flow import TVL1Params, tvl1_flow
 from flowpipe.flow.pool import FlowPool, solve_all
 from flowpipe.flow.solver import select_backend
@@ -90,3 +91,16 @@ def test_a_batch_through_a_pool_of_its_size_is_tvl1_flow() -> None:
     figures = stats.as_dict()
     assert figures["pairs"] == 2 and figures["capacity"] == 2
     assert figures["launches"]["iteration"] >= stats.steps  # a call per level size per step
+
+
+@pytest.mark.skipif(torch.get_num_threads() < 2, reason="one torch thread: 1 and 2 look alike")
+def test_the_pool_thread_solves_on_the_cpu_threads_asked_for() -> None:
+    # A new thread starts with torch's default count, not its maker's: the pool sets its own.
+    prev, nxt = chunks()[0]
+    with torch_threads(1):
+        for threads, expected in ((None, 1), (2, 2)):
+            with FlowPool("cpu", SMALL, capacity=2, compile=False, threads=threads) as pool:
+                assert torch.equal(pool.submit(prev, nxt).result(timeout=WAIT), solo(prev, nxt))
+                assert pool.stats.as_dict()["threads"] == expected
+    with pytest.raises(ValueError, match="at least 1 thread"):
+        FlowPool("cpu", SMALL, threads=0)
