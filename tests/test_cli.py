@@ -138,5 +138,8 @@ def test_bench_tvl1_quick_prints_json() -> None:
     assert speed["batch_1_pairs_per_s"] > 0 and speed["batch_2_pairs_per_s"] > 0
     assert report["opencv_dualtvl1"]["pairs_per_s"] > 0
     assert report["ratio_vs_opencv"]["batch_2"] > 0
+    stream = report["pool"]["stream"]  # the warm-up pool's pairs left out
+    assert stream["pairs_per_s"] > 0 and stream["pairs"] == 2 * stream["capacity"]
+    assert stream["threads"] == report["cpu_threads"]
     synthetic = report["accuracy"]["synthetic"]
     assert synthetic["flowpipe_aee"] < 0.2 and synthetic["opencv_aee"] < 0.2
