@@ -218,7 +218,9 @@ class FlowPool:
     goes on with the chunks submitted after.
     On CUDA a chunk's flow is complete on the device when its future is resolved.
     `threads`: the CPU threads of the pool's own torch operations (default: those of the
-    thread that makes the pool; a new thread would otherwise start with torch's default).
+    thread that makes the pool; a new thread would otherwise start with torch's default). A
+    count other than torch's default becomes, as with torch.set_num_threads, the default of
+    threads that start torch work later.
     """
 
     def __init__(
@@ -304,7 +306,8 @@ class FlowPool:
         # On CUDA the pool runs on a stream of its own: the callers' work on their results (on
         # their threads' streams) overlaps the pool's next steps.
         stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
-        torch.set_num_threads(self.threads)
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         self._pool.stats.threads = torch.get_num_threads()
         with _on_device(self.device, stream), torch.no_grad():
             while True:
